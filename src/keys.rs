@@ -1,0 +1,52 @@
+//! ADB key formats: the 524-byte RSAPublicKey structure, its text line, private-key PEM,
+//! fingerprints, and RSA-2048 key generation. Pure functions, no I/O.
+//!
+//! ../shared/docs/adb.md (Part 1) is the reference for every format here.
+
+pub mod adb_public_key;
+pub mod fingerprint;
+pub mod generate;
+pub mod import;
+pub mod private_pem;
+
+pub use adb_public_key::{AdbPublicKey, PublicKeyLine};
+pub use generate::{GeneratedKeyPair, generate_key_pair};
+pub use import::{ImportedKey, parse_import};
+
+/// Why a key was refused or could not be made. Each message names the rule that was broken.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyError {
+    #[error("the key is empty")]
+    Empty,
+    #[error("the key is not valid base64 at character {position}")]
+    NotBase64 { position: usize },
+    #[error("the key decodes to {len} bytes; an ADB public key is 524 bytes")]
+    WrongLength { len: usize },
+    #[error("the key is {bits}-bit; ADB accepts only 2048-bit RSA keys")]
+    ModulusSize { bits: usize },
+    #[error("the public exponent is {exponent}; adbkeys accepts only 65537")]
+    Exponent { exponent: u64 },
+    #[error("n0inv does not match the modulus (stored {stored:#010x}, expected {expected:#010x})")]
+    N0invMismatch { stored: u32, expected: u32 },
+    #[error("R^2 mod n does not match the modulus")]
+    RrMismatch,
+    #[error("the modulus is even, so it is not an RSA modulus")]
+    EvenModulus,
+    /// An input in another format; `format` names it, e.g. "an OpenSSH ssh-rsa public key".
+    #[error("this is {format}, not an ADB public key; `adb pubkey PRIVATE_KEY` prints the ADB one")]
+    OtherPublicFormat { format: &'static str },
+    #[error("the private key is encrypted; ADB keys are unencrypted PEM (adb refuses them too)")]
+    EncryptedPrivateKey,
+    #[error("the private key is {algorithm}, not RSA; ADB keys are RSA")]
+    NotRsa { algorithm: String },
+    #[error("the PEM label '{label}' does not match its contents: {detail}")]
+    PemLabelMismatch { label: String, detail: String },
+    #[error("the input holds {count} keys; import one key at a time (none was imported)")]
+    MultipleKeys { count: usize },
+    #[error("the PEM is malformed: {detail}")]
+    MalformedPem { detail: String },
+    #[error("the private key is invalid: {detail}")]
+    InvalidPrivateKey { detail: String },
+    #[error("key generation failed: {detail}")]
+    Generation { detail: String },
+}

@@ -1,0 +1,16 @@
+//! adbkeys: ADB key pairs for cloud phones, as a library that the CLI and the console share.
+//!
+//! The layers, from the bottom up:
+//! - [`keys`]: ADB key formats and key generation (pure, no I/O),
+//! - [`rules`]: names, tenants, identifiers and timestamps of the cloud API,
+//! - [`store`]: the sled store, opened per operation so that several sessions can share it,
+//! - [`service`]: the operations of the API (CreateKeyPair, ImportKeyPair, ...) over the store,
+//! - [`cli`] and [`tui`]: thin front ends over [`service`].
+
+pub mod cli;
+pub mod error;
+pub mod keys;
+pub mod rules;
+pub mod service;
+pub mod store;
+pub mod tui;
