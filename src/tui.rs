@@ -1,1 +1,28 @@
-//! The keyboard console.
+//! The keyboard console: a key-pair list, creation and import forms and a detail pane, on a
+//! tokio event loop with the service's blocking calls in background tasks.
+
+pub mod clipboard;
+
+use std::path::PathBuf;
+
+pub use clipboard::ClipboardMode;
+
+/// What the console starts with (from the CLI's global options).
+#[derive(Debug, Clone)]
+pub struct ConsoleOptions {
+    /// The store directory.
+    pub store: PathBuf,
+    /// The tenant shown first.
+    pub tenant: String,
+    /// How copies reach the clipboard.
+    pub clipboard: ClipboardMode,
+}
+
+/// Runs the console until the user quits, restoring the terminal on every way out.
+///
+/// # Errors
+/// When the terminal cannot be set up, or the store cannot be opened at all.
+pub fn run(options: ConsoleOptions) -> anyhow::Result<()> {
+    let _ = options;
+    unimplemented!("tui helper")
+}
