@@ -324,7 +324,7 @@ fn delete_is_all_or_nothing() {
     let elsewhere = record("other", "x1", 99);
     store.insert(&elsewhere, KEY_PAIR_QUOTA).expect("insert");
     assert!(matches!(
-        store.delete("default", &[elsewhere.key_pair_id.clone()]),
+        store.delete("default", std::slice::from_ref(&elsewhere.key_pair_id)),
         Err(StoreError::NotFound { .. })
     ));
     assert_eq!(store.count("other").expect("count"), 1);
