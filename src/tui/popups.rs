@@ -134,7 +134,7 @@ impl Canvas {
         let wanted = self
             .height
             .unwrap_or_else(|| to_u16(self.lines.len()).saturating_add(2));
-        let height = wanted.min(area.height.saturating_sub(2)).max(1);
+        let height = wanted.min(area.height).max(1);
         let rect = Rect {
             x: area.x + (area.width.saturating_sub(width)) / 2,
             y: area.y + (area.height.saturating_sub(height)) / 2,
@@ -211,16 +211,25 @@ fn import_form(form: &ImportForm, canvas: &mut Canvas) {
     canvas.input(&form.name, field_width, form.focus == ImportField::Name);
     canvas.problem(&form.name, form.problem.as_ref(), field_width);
     canvas.text("");
-    canvas.text("Key: paste an adbkey.pub line (or a private key PEM), or type a file path");
+    canvas.wrapped(
+        "Key: paste an adbkey.pub line (or a private key PEM), or type a file path",
+        Style::new(),
+        field_width + 2,
+    );
     match &form.pasted {
         Some(pasted) => {
             let text = pasted.expose();
-            let lines = text.lines().count();
+            let count = text.lines().count();
+            let lines = if count == 1 {
+                "1 line".to_owned()
+            } else {
+                format!("{count} lines")
+            };
             let summary = if looks_like_private_key(text.as_bytes()) {
-                format!("pasted a private key PEM ({lines} lines); only its public half is kept")
+                format!("pasted a private key PEM ({lines}); only its public half is kept")
             } else {
                 let first = sanitize(text.lines().next().unwrap_or(""));
-                format!("pasted ({lines} lines): {first}")
+                format!("pasted ({lines}): {first}")
             };
             let marker = if form.focus == ImportField::Key {
                 "> "
@@ -275,7 +284,7 @@ fn reveal_key(reveal: &Reveal, area: Rect, canvas: &mut Canvas) {
         reveal.key_pair_id
     );
     canvas.width = 72;
-    canvas.height = Some(area.height.saturating_sub(2));
+    canvas.height = Some(area.height);
     let inner_width = canvas.inner_width(area);
 
     canvas.wrapped(
@@ -465,9 +474,9 @@ fn tenant_picker(app: &App, picker: &TenantPicker, canvas: &mut Canvas) {
 }
 
 fn help(scroll: u16, area: Rect, canvas: &mut Canvas) {
-    canvas.title = "Help: every binding".to_owned();
+    canvas.title = "Help: every binding (j/k scroll, Esc closes)".to_owned();
     canvas.width = 76;
-    canvas.height = Some(area.height.saturating_sub(2));
+    canvas.height = Some(area.height);
     let inner_width = canvas.inner_width(area);
 
     let mut lines: Vec<Line<'static>> = Vec::new();

@@ -20,7 +20,7 @@ use crate::tui::text::{fit, fit_left, sanitize, width, wrap_hard};
 pub const QUOTA_WARNING: usize = 450;
 /// From this width the detail pane sits beside the table rather than below it.
 const SIDE_BY_SIDE_WIDTH: u16 = 110;
-const DETAIL_WIDTH: u16 = 46;
+const DETAIL_WIDTH: u16 = 50;
 const SPINNER: [&str; 10] = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
 
 /// The screen's regions.
@@ -132,7 +132,13 @@ pub fn render(app: &App, frame: &mut Frame) {
     render_detail(app, theme, regions.detail, frame);
     render_status(app, theme, regions.status, frame);
     render_footer(app, theme, regions.footer, frame);
-    popups::render_dialogs(app, theme, area, frame);
+    // Dialogs leave the header, status line and footer in view (toasts, countdown, hints).
+    let dialog_area = Rect {
+        y: regions.table.y,
+        height: regions.status.y.saturating_sub(regions.table.y),
+        ..area
+    };
+    popups::render_dialogs(app, theme, dialog_area, frame);
 }
 
 fn render_too_small(area: Rect, frame: &mut Frame) {
@@ -408,15 +414,14 @@ fn render_detail(app: &App, theme: Theme, area: Rect, frame: &mut Frame) {
     };
 
     let text_width = usize::from(inner.width.saturating_sub(1)).max(1);
-    let created = format!(
-        "{} (GMT {})",
-        local_time(app, &item.gmt_created, "%Y-%m-%d %H:%M:%S %:z"),
-        sanitize(&item.gmt_created)
-    );
     let fields = [
         ("Name", sanitize(&item.key_pair_name)),
         ("KeyPairId", item.key_pair_id.clone()),
-        ("Created", created),
+        (
+            "Created",
+            local_time(app, &item.gmt_created, "%Y-%m-%d %H:%M:%S %:z"),
+        ),
+        ("GMT", sanitize(&item.gmt_created)),
         ("Source", sanitize(&item.source)),
         ("MD5", item.fingerprint_md5.clone()),
         ("SHA256", item.fingerprint_sha256.clone()),
@@ -432,8 +437,8 @@ fn render_detail(app: &App, theme: Theme, area: Rect, frame: &mut Frame) {
             ]));
         } else {
             lines.push(Line::styled(label.to_owned(), theme.dim()));
-            for part in wrap_hard(&value, text_width.saturating_sub(2)) {
-                lines.push(Line::from(format!("  {part}")));
+            for part in wrap_hard(&value, text_width) {
+                lines.push(Line::from(part));
             }
         }
     }
@@ -470,7 +475,9 @@ fn render_status(app: &App, theme: Theme, area: Rect, frame: &mut Frame) {
             ),
         };
         spans.push(Span::styled(text, theme.warning()));
-        spans.push(Span::styled(" │ ", theme.dim()));
+        if app.toast.is_some() {
+            spans.push(Span::styled(" │ ", theme.dim()));
+        }
     }
     if let Some(toast) = &app.toast {
         if toast.error {
