@@ -478,7 +478,9 @@ fn store_error(op: &str, error: StoreError) -> ApiError {
         StoreError::DuplicateName { .. } => ErrorCode::DuplicateKeyPairName,
         StoreError::DuplicateKey { .. } => ErrorCode::DuplicatePublicKey,
         StoreError::NotFound { .. } => ErrorCode::KeyPairNotFound,
-        StoreError::Io { .. } | StoreError::Corrupt { .. } => ErrorCode::InternalError,
+        StoreError::Io { .. } | StoreError::Corrupt { .. } | StoreError::InvalidRecord { .. } => {
+            ErrorCode::InternalError
+        }
     };
     ApiError::new(code, format!("{op}: {error}"))
 }
