@@ -115,12 +115,15 @@ fn percentile(samples: &mut [Duration], fraction: f64) -> Duration {
 /// From nothing to a drawn frame listing the tenant: store handle, app, the list read, render.
 fn first_frame(store_path: &std::path::Path) {
     let mut samples = Vec::new();
+    let mut list_samples = Vec::new();
     for _ in 0..20 {
         let started = Instant::now();
         let service = KeyPairService::new(Store::new(store_path).expect("store"));
         let mut app = new_app(120, 40);
         let _ = app.start();
+        let list_started = Instant::now();
         let items = service.list_details("default").expect("list");
+        list_samples.push(list_started.elapsed());
         assert_eq!(items.len(), KEY_PAIRS);
         app.update(AppEvent::Done(JobResult::Listed {
             tenant: "default".to_owned(),
@@ -215,18 +218,24 @@ async fn key_gaps_while_generating(service: &KeyPairService) {
     });
 
     let rounds = 20;
+    let sent = Arc::new(Mutex::new(Vec::new()));
+    let sent_by_typist = Arc::clone(&sent);
     let typist = tokio::spawn(async move {
+        let send = |event: io::Result<Event>| {
+            sent_by_typist.lock().expect("times").push(Instant::now());
+            let _ = sender.unbounded_send(event);
+        };
         for _ in 0..rounds {
-            let _ = sender.unbounded_send(key(KeyCode::Char('n')));
+            send(key(KeyCode::Char('n')));
             for index in 0..150 {
                 tokio::time::sleep(KEY_INTERVAL).await;
                 let character = if index % 2 == 0 { 'a' } else { 'b' };
-                let _ = sender.unbounded_send(key(KeyCode::Char(character)));
+                send(key(KeyCode::Char(character)));
             }
-            let _ = sender.unbounded_send(key(KeyCode::Esc));
+            send(key(KeyCode::Esc));
             tokio::time::sleep(KEY_INTERVAL).await;
         }
-        let _ = sender.unbounded_send(Ok(Event::Key(KeyEvent::new(
+        send(Ok(Event::Key(KeyEvent::new(
             KeyCode::Char('c'),
             KeyModifiers::CONTROL,
         ))));
