@@ -18,10 +18,14 @@ pub use import::{ImportedKey, parse_import};
 pub enum KeyError {
     #[error("the key is empty")]
     Empty,
-    #[error("the key is not valid base64 at character {position}")]
-    NotBase64 { position: usize },
+    /// `detail` says what is wrong and at which character, e.g. "character 3 ('#') is not in
+    /// the standard base64 alphabet".
+    #[error("the key is not valid base64: {detail}")]
+    NotBase64 { detail: String },
     #[error("the key decodes to {len} bytes; an ADB public key is 524 bytes")]
     WrongLength { len: usize },
+    #[error("the key's modulus size word is {words}; a 2048-bit ADB key has 64")]
+    SizeWord { words: u32 },
     #[error("the key is {bits}-bit; ADB accepts only 2048-bit RSA keys")]
     ModulusSize { bits: usize },
     #[error("the public exponent is {exponent}; adbkeys accepts only 65537")]
@@ -32,13 +36,33 @@ pub enum KeyError {
     RrMismatch,
     #[error("the modulus is even, so it is not an RSA modulus")]
     EvenModulus,
+    #[error("the public key is invalid: {detail}")]
+    InvalidPublicKey { detail: String },
+    #[error("line {line} is not part of the key; an ADB public key file holds one key line")]
+    ExtraLine { line: usize },
     /// An input in another format; `format` names it, e.g. "an OpenSSH ssh-rsa public key".
     #[error("this is {format}, not an ADB public key; `adb pubkey PRIVATE_KEY` prints the ADB one")]
     OtherPublicFormat { format: &'static str },
+    /// A private key given where a public key was expected, or similar; `found` names it.
+    #[error(
+        "this is {found}, not an ADB public key; import it as a private key instead (only \
+             its public half is kept)"
+    )]
+    PublicKeyExpected { found: &'static str },
+    /// A public key given where a private key PEM was expected; `found` names it.
+    #[error("this is {found}, not a private key PEM; import it as a public key instead")]
+    PrivateKeyExpected { found: &'static str },
     #[error("the private key is encrypted; ADB keys are unencrypted PEM (adb refuses them too)")]
     EncryptedPrivateKey,
-    #[error("the private key is {algorithm}, not RSA; ADB keys are RSA")]
+    /// `algorithm` names it, e.g. "EC" or "Ed25519".
+    #[error("the private key uses {algorithm}, not RSA; ADB keys are RSA")]
     NotRsa { algorithm: String },
+    /// A private key in a container adb cannot load, e.g. OpenSSH's own format.
+    #[error(
+        "the private key is {format}, which adb cannot load; convert it to PKCS#8 PEM \
+             ('BEGIN PRIVATE KEY') first"
+    )]
+    UnsupportedPrivateFormat { format: &'static str },
     #[error("the PEM label '{label}' does not match its contents: {detail}")]
     PemLabelMismatch { label: String, detail: String },
     #[error("the input holds {count} keys; import one key at a time (none was imported)")]

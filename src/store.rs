@@ -4,10 +4,20 @@
 //! Layout, the atomic quota and the retry on sled's directory lock are described in
 //! docs/architecture.md.
 
+mod open;
+
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use sled::Transactional;
+use sled::transaction::{ConflictableTransactionError, TransactionalTree};
+
+use open::{from_sled, from_transaction, with_db};
 
 /// The version written into every record.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -73,25 +83,64 @@ pub enum StoreError {
     },
     #[error("store '{}' is damaged or unreadable: {detail}", path.display())]
     Corrupt { path: PathBuf, detail: String },
+    /// A record the store refuses to write: its public key line does not start with the
+    /// base64 of a key. The caller builds records, so this is a bug in the caller.
+    #[error("key pair '{key_pair_id}' cannot be stored: {detail}")]
+    InvalidRecord { key_pair_id: String, detail: String },
 }
+
+/// The tree of records: `tenant 0x00 key_pair_id` → the record as JSON.
+const RECORDS: &str = "records";
+
+/// The name index: `tenant 0x00 key_pair_name` → key_pair_id.
+const NAMES: &str = "names";
+
+/// The public-key index: `tenant 0x00 SHA-256(524-byte key)` → key_pair_id.
+const PUBLIC_KEYS: &str = "pubkeys";
+
+/// The per-tenant counters: `tenant` → count as a big-endian u64. A tenant whose count drops
+/// to zero loses its counter.
+const COUNTS: &str = "counts";
 
 /// A handle on a store directory. Cheap: it holds only the path; every method opens the
 /// database, does one transaction, flushes if it wrote, and closes it again.
+///
+/// Tenants are taken as given: callers check them with [`crate::rules::validate_tenant`]
+/// first, which also keeps the 0x00 separator of the index keys out of them.
 #[derive(Debug, Clone)]
 pub struct Store {
     path: PathBuf,
 }
 
 impl Store {
-    /// A handle on the store at `path`, creating the directory with mode 0700 if needed.
+    /// A handle on the store at `path`, creating the directory (and its parents) with mode 0700
+    /// if needed. An existing directory keeps its mode.
+    ///
+    /// # Errors
+    /// `Io`, naming the path, when the directory cannot be created or something other than a
+    /// directory is in its place.
     pub fn new(path: impl Into<PathBuf>) -> Result<Self, StoreError> {
-        let _ = path.into();
-        unimplemented!("store helper")
+        let path = path.into();
+
+        let created = std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&path);
+        if let Err(source) = created {
+            return Err(StoreError::Io { path, source });
+        }
+
+        if !path.is_dir() {
+            let source = std::io::Error::new(std::io::ErrorKind::NotADirectory, "not a directory");
+            return Err(StoreError::Io { path, source });
+        }
+        Ok(Self { path })
     }
 
-    /// `$ADBKEYS_STORE` is for callers to apply; this is `$XDG_DATA_HOME/adbkeys`.
+    /// `$ADBKEYS_STORE` is for callers to apply; this is `$XDG_DATA_HOME/adbkeys` (by default
+    /// `~/.local/share/adbkeys`), or `None` when no home directory is known.
     pub fn default_path() -> Option<PathBuf> {
-        unimplemented!("store helper")
+        directories::BaseDirs::new().map(|dirs| dirs.data_dir().join("adbkeys"))
     }
 
     /// The store directory.
@@ -101,62 +150,487 @@ impl Store {
 
     /// Inserts a record in one atomic step with the tenant's counter, the name index and the
     /// public-key index; refuses the 501st record, a duplicate name and a duplicate key.
+    ///
+    /// # Errors
+    /// `QuotaExceeded` when the tenant already holds `quota` key pairs, `DuplicateName` and
+    /// `DuplicateKey` with the ID already holding them, `InvalidRecord` when the public key
+    /// line does not start with base64, and `Busy`, `Io` or `Corrupt` from the store itself.
     pub fn insert(&self, record: &KeyPairRecord, quota: usize) -> Result<(), StoreError> {
-        let _ = (record, quota);
-        unimplemented!("store helper")
+        let tenant = record.tenant.as_str();
+        let record_key = tenant_key(tenant, record.key_pair_id.as_bytes());
+        let name_key = tenant_key(tenant, record.key_pair_name.as_bytes());
+        let public_key_key = tenant_key(tenant, &public_key_digest(record)?);
+        let record_json =
+            serde_json::to_vec(record).map_err(|error| StoreError::InvalidRecord {
+                key_pair_id: record.key_pair_id.clone(),
+                detail: error.to_string(),
+            })?;
+
+        self.write(|db| {
+            let trees = Trees::open(db, &self.path)?;
+            (
+                &trees.records,
+                &trees.names,
+                &trees.public_keys,
+                &trees.counts,
+            )
+                .transaction(|(records, names, public_keys, counts)| {
+                    let count = read_count(counts, tenant, &self.path)?;
+                    if count >= quota as u64 {
+                        return abort(StoreError::QuotaExceeded {
+                            tenant: tenant.to_string(),
+                            limit: quota,
+                        });
+                    }
+
+                    if let Some(existing) = names.get(&name_key)? {
+                        return abort(StoreError::DuplicateName {
+                            tenant: tenant.to_string(),
+                            name: record.key_pair_name.clone(),
+                            existing_id: id_text(&existing),
+                        });
+                    }
+                    if let Some(existing) = public_keys.get(&public_key_key)? {
+                        return abort(StoreError::DuplicateKey {
+                            tenant: tenant.to_string(),
+                            existing_id: id_text(&existing),
+                        });
+                    }
+
+                    // A repeated random ID is all but impossible; refusing it keeps the
+                    // counter honest should it ever happen.
+                    if records.get(&record_key)?.is_some() {
+                        return abort(StoreError::InvalidRecord {
+                            key_pair_id: record.key_pair_id.clone(),
+                            detail: "a key pair with this ID already exists".to_string(),
+                        });
+                    }
+
+                    records.insert(record_key.as_slice(), record_json.as_slice())?;
+                    names.insert(name_key.as_slice(), record.key_pair_id.as_bytes())?;
+                    public_keys.insert(public_key_key.as_slice(), record.key_pair_id.as_bytes())?;
+                    write_count(counts, tenant, count + 1)?;
+                    Ok(())
+                })
+                .map_err(|error| from_transaction(&self.path, error))
+        })
     }
 
     /// Every record of a tenant, oldest first (created, then KeyPairId).
+    ///
+    /// # Errors
+    /// `Busy`, `Io`, or `Corrupt` when a record cannot be read.
     pub fn list(&self, tenant: &str) -> Result<Vec<KeyPairRecord>, StoreError> {
-        let _ = tenant;
-        unimplemented!("store helper")
+        let mut records = self.read(|db| {
+            let trees = Trees::open(db, &self.path)?;
+            let mut records = Vec::new();
+            for entry in trees.records.scan_prefix(tenant_key(tenant, b"")) {
+                let (key, value) = entry.map_err(|error| from_sled(&self.path, error))?;
+                records.push(decode_record(&self.path, &key, &value)?);
+            }
+            Ok(records)
+        })?;
+
+        records.sort_by(|a, b| (a.created, &a.key_pair_id).cmp(&(b.created, &b.key_pair_id)));
+        Ok(records)
     }
 
     /// One record, or `None`.
+    ///
+    /// # Errors
+    /// `Busy`, `Io`, or `Corrupt` when the record cannot be read.
     pub fn get(
         &self,
         tenant: &str,
         key_pair_id: &str,
     ) -> Result<Option<KeyPairRecord>, StoreError> {
-        let _ = (tenant, key_pair_id);
-        unimplemented!("store helper")
+        let key = tenant_key(tenant, key_pair_id.as_bytes());
+        self.read(|db| {
+            let trees = Trees::open(db, &self.path)?;
+            let value = trees
+                .records
+                .get(&key)
+                .map_err(|error| from_sled(&self.path, error))?;
+            value
+                .map(|value| decode_record(&self.path, &key, &value))
+                .transpose()
+        })
     }
 
     /// The tenant's count of key pairs (the stored counter).
+    ///
+    /// # Errors
+    /// `Busy`, `Io`, or `Corrupt` when the counter cannot be read.
     pub fn count(&self, tenant: &str) -> Result<usize, StoreError> {
-        let _ = tenant;
-        unimplemented!("store helper")
+        self.read(|db| {
+            let trees = Trees::open(db, &self.path)?;
+            let value = trees
+                .counts
+                .get(tenant.as_bytes())
+                .map_err(|error| from_sled(&self.path, error))?;
+            match value {
+                Some(value) => decode_count(&self.path, tenant, &value),
+                None => Ok(0),
+            }
+        })
     }
 
-    /// Deletes all of `key_pair_ids` or, if one is unknown, none (`NotFound` names it).
+    /// Deletes all of `key_pair_ids` or, if one is unknown, none (`NotFound` names it). An ID
+    /// given twice is deleted once.
+    ///
+    /// # Errors
+    /// `NotFound` naming the first unknown ID, then `Busy`, `Io` or `Corrupt`.
     pub fn delete(&self, tenant: &str, key_pair_ids: &[String]) -> Result<(), StoreError> {
-        let _ = (tenant, key_pair_ids);
-        unimplemented!("store helper")
+        let mut ordered_ids: Vec<&str> = Vec::with_capacity(key_pair_ids.len());
+        for id in key_pair_ids {
+            if !ordered_ids.contains(&id.as_str()) {
+                ordered_ids.push(id);
+            }
+        }
+
+        self.write(|db| {
+            let trees = Trees::open(db, &self.path)?;
+            (
+                &trees.records,
+                &trees.names,
+                &trees.public_keys,
+                &trees.counts,
+            )
+                .transaction(|(records, names, public_keys, counts)| {
+                    let count = read_count(counts, tenant, &self.path)?;
+
+                    for key_pair_id in &ordered_ids {
+                        let record_key = tenant_key(tenant, key_pair_id.as_bytes());
+                        let Some(value) = records.remove(record_key.as_slice())? else {
+                            return abort(StoreError::NotFound {
+                                tenant: tenant.to_string(),
+                                key_pair_id: (*key_pair_id).to_string(),
+                            });
+                        };
+
+                        let record =
+                            decode_record(&self.path, &record_key, &value).or_else(abort)?;
+                        let public_key_key =
+                            tenant_key(tenant, &stored_digest(&self.path, &record)?);
+                        names.remove(tenant_key(tenant, record.key_pair_name.as_bytes()))?;
+                        public_keys.remove(public_key_key)?;
+                    }
+
+                    let deleted = ordered_ids.len() as u64;
+                    let Some(remaining) = count.checked_sub(deleted) else {
+                        return abort(StoreError::Corrupt {
+                            path: self.path.clone(),
+                            detail: format!(
+                                "tenant '{tenant}' counts {count} key pairs but {deleted} were \
+                                 found to delete"
+                            ),
+                        });
+                    };
+                    write_count(counts, tenant, remaining)?;
+                    Ok(())
+                })
+                .map_err(|error| from_transaction(&self.path, error))
+        })
     }
 
-    /// Renames a key pair, keeping names unique in the tenant.
+    /// Renames a key pair, keeping names unique in the tenant. Renaming to the current name
+    /// changes nothing.
+    ///
+    /// # Errors
+    /// `NotFound`, `DuplicateName` with the ID holding the name, then `Busy`, `Io` or
+    /// `Corrupt`.
     pub fn rename(
         &self,
         tenant: &str,
         key_pair_id: &str,
         new_name: &str,
     ) -> Result<(), StoreError> {
-        let _ = (tenant, key_pair_id, new_name);
-        unimplemented!("store helper")
+        let record_key = tenant_key(tenant, key_pair_id.as_bytes());
+        let new_name_key = tenant_key(tenant, new_name.as_bytes());
+
+        self.write(|db| {
+            let trees = Trees::open(db, &self.path)?;
+            (&trees.records, &trees.names)
+                .transaction(|(records, names)| {
+                    let Some(value) = records.get(&record_key)? else {
+                        return abort(StoreError::NotFound {
+                            tenant: tenant.to_string(),
+                            key_pair_id: key_pair_id.to_string(),
+                        });
+                    };
+                    let mut record =
+                        decode_record(&self.path, &record_key, &value).or_else(abort)?;
+                    if record.key_pair_name == new_name {
+                        return Ok(());
+                    }
+
+                    if let Some(existing) = names.get(&new_name_key)? {
+                        return abort(StoreError::DuplicateName {
+                            tenant: tenant.to_string(),
+                            name: new_name.to_string(),
+                            existing_id: id_text(&existing),
+                        });
+                    }
+
+                    names.remove(tenant_key(tenant, record.key_pair_name.as_bytes()))?;
+                    names.insert(new_name_key.as_slice(), key_pair_id.as_bytes())?;
+                    record.key_pair_name = new_name.to_string();
+                    let json = serde_json::to_vec(&record).map_err(|error| {
+                        ConflictableTransactionError::Abort(StoreError::InvalidRecord {
+                            key_pair_id: key_pair_id.to_string(),
+                            detail: error.to_string(),
+                        })
+                    })?;
+                    records.insert(record_key.as_slice(), json)?;
+                    Ok(())
+                })
+                .map_err(|error| from_transaction(&self.path, error))
+        })
     }
 
-    /// Every tenant that holds or held key pairs, by name, with its count.
+    /// Every tenant that holds key pairs, by name, with its count. A tenant whose last key
+    /// pair was deleted is not listed.
+    ///
+    /// # Errors
+    /// `Busy`, `Io`, or `Corrupt` when a counter cannot be read.
     pub fn tenants(&self) -> Result<Vec<TenantCount>, StoreError> {
-        unimplemented!("store helper")
+        self.read(|db| {
+            let trees = Trees::open(db, &self.path)?;
+            let mut tenants = Vec::new();
+            for entry in trees.counts.iter() {
+                let (key, value) = entry.map_err(|error| from_sled(&self.path, error))?;
+                let tenant = tenant_text(&self.path, &key)?;
+                let key_pair_count = decode_count(&self.path, &tenant, &value)?;
+                if key_pair_count > 0 {
+                    tenants.push(TenantCount {
+                        tenant,
+                        key_pair_count,
+                    });
+                }
+            }
+            Ok(tenants)
+        })
     }
 
     /// The records whose public key is `blob` (the 524-byte structure), in one tenant or in all.
+    /// Found through the public-key index, one lookup per tenant.
+    ///
+    /// # Errors
+    /// `Busy`, `Io`, or `Corrupt` when the index points at a missing or unreadable record.
     pub fn find_by_public_key(
         &self,
         tenant: Option<&str>,
         blob: &[u8],
     ) -> Result<Vec<KeyPairRecord>, StoreError> {
-        let _ = (tenant, blob);
-        unimplemented!("store helper")
+        let digest: [u8; 32] = Sha256::digest(blob).into();
+
+        self.read(|db| {
+            let trees = Trees::open(db, &self.path)?;
+            let tenants = match tenant {
+                Some(tenant) => vec![tenant.to_string()],
+                None => {
+                    let mut tenants = Vec::new();
+                    for key in trees.counts.iter().keys() {
+                        let key = key.map_err(|error| from_sled(&self.path, error))?;
+                        tenants.push(tenant_text(&self.path, &key)?);
+                    }
+                    tenants
+                }
+            };
+
+            let mut found = Vec::new();
+            for tenant in &tenants {
+                let index_key = tenant_key(tenant, &digest);
+                let Some(id) = trees
+                    .public_keys
+                    .get(&index_key)
+                    .map_err(|error| from_sled(&self.path, error))?
+                else {
+                    continue;
+                };
+
+                let record_key = tenant_key(tenant, &id);
+                let value = trees
+                    .records
+                    .get(&record_key)
+                    .map_err(|error| from_sled(&self.path, error))?
+                    .ok_or_else(|| StoreError::Corrupt {
+                        path: self.path.clone(),
+                        detail: format!(
+                            "the public-key index of tenant '{tenant}' names '{}', which is not \
+                             stored",
+                            id_text(&id)
+                        ),
+                    })?;
+                found.push(decode_record(&self.path, &record_key, &value)?);
+            }
+            Ok(found)
+        })
     }
+
+    /// Runs a reading operation on the store opened for it.
+    fn read<T>(
+        &self,
+        operation: impl FnOnce(&sled::Db) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        with_db(&self.path, operation)
+    }
+
+    /// Runs a writing operation, then flushes it to disk before reporting success.
+    fn write<T>(
+        &self,
+        operation: impl FnOnce(&sled::Db) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        with_db(&self.path, |db| {
+            let value = operation(db)?;
+            db.flush().map_err(|error| from_sled(&self.path, error))?;
+            Ok(value)
+        })
+    }
+}
+
+/// The four trees of one open database.
+struct Trees {
+    records: sled::Tree,
+    names: sled::Tree,
+    public_keys: sled::Tree,
+    counts: sled::Tree,
+}
+
+impl Trees {
+    fn open(db: &sled::Db, path: &Path) -> Result<Self, StoreError> {
+        let tree = |name: &str| db.open_tree(name).map_err(|error| from_sled(path, error));
+        Ok(Self {
+            records: tree(RECORDS)?,
+            names: tree(NAMES)?,
+            public_keys: tree(PUBLIC_KEYS)?,
+            counts: tree(COUNTS)?,
+        })
+    }
+}
+
+/// Ends a transaction with a refusal.
+fn abort<T>(error: StoreError) -> Result<T, ConflictableTransactionError<StoreError>> {
+    Err(ConflictableTransactionError::Abort(error))
+}
+
+/// An index key: the tenant, a 0x00 separator, then `rest`.
+fn tenant_key(tenant: &str, rest: &[u8]) -> Vec<u8> {
+    let mut key = Vec::with_capacity(tenant.len() + 1 + rest.len());
+    key.extend_from_slice(tenant.as_bytes());
+    key.push(0);
+    key.extend_from_slice(rest);
+    key
+}
+
+/// A stored KeyPairId as text (IDs are ASCII; anything else shows lossily).
+fn id_text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// The SHA-256 of the key a record holds: the decoded base64 before the first space of its
+/// public key line. The same digest [`Store::find_by_public_key`] takes of the raw structure.
+fn public_key_digest(record: &KeyPairRecord) -> Result<[u8; 32], StoreError> {
+    let base64_part = record
+        .public_key_line
+        .split([' ', '\t'])
+        .next()
+        .unwrap_or_default();
+    let blob = BASE64
+        .decode(base64_part)
+        .map_err(|error| StoreError::InvalidRecord {
+            key_pair_id: record.key_pair_id.clone(),
+            detail: format!("its public key line does not start with base64: {error}"),
+        })?;
+    if blob.is_empty() {
+        return Err(StoreError::InvalidRecord {
+            key_pair_id: record.key_pair_id.clone(),
+            detail: "its public key line is empty".to_string(),
+        });
+    }
+    Ok(Sha256::digest(&blob).into())
+}
+
+/// [`public_key_digest`] of a record read back, where a failure means the store is damaged.
+fn stored_digest(
+    path: &Path,
+    record: &KeyPairRecord,
+) -> Result<[u8; 32], ConflictableTransactionError<StoreError>> {
+    public_key_digest(record).map_err(|error| {
+        ConflictableTransactionError::Abort(StoreError::Corrupt {
+            path: path.to_path_buf(),
+            detail: error.to_string(),
+        })
+    })
+}
+
+/// Reads a record, refusing one this version does not understand.
+fn decode_record(path: &Path, key: &[u8], value: &[u8]) -> Result<KeyPairRecord, StoreError> {
+    let shown_key = String::from_utf8_lossy(key).replace('\0', "/");
+    let record: KeyPairRecord =
+        serde_json::from_slice(value).map_err(|error| StoreError::Corrupt {
+            path: path.to_path_buf(),
+            detail: format!("record '{shown_key}' cannot be read: {error}"),
+        })?;
+    if record.schema > SCHEMA_VERSION {
+        return Err(StoreError::Corrupt {
+            path: path.to_path_buf(),
+            detail: format!(
+                "record '{shown_key}' has schema {}, newer than this adbkeys reads ({})",
+                record.schema, SCHEMA_VERSION
+            ),
+        });
+    }
+    Ok(record)
+}
+
+/// A tenant name from the counters' keys.
+fn tenant_text(path: &Path, key: &[u8]) -> Result<String, StoreError> {
+    String::from_utf8(key.to_vec()).map_err(|_| StoreError::Corrupt {
+        path: path.to_path_buf(),
+        detail: "a tenant counter has a name that is not UTF-8".to_string(),
+    })
+}
+
+/// A stored counter: eight bytes, big-endian.
+fn decode_count(path: &Path, tenant: &str, value: &[u8]) -> Result<usize, StoreError> {
+    let bytes: [u8; 8] = value.try_into().map_err(|_| StoreError::Corrupt {
+        path: path.to_path_buf(),
+        detail: format!(
+            "the counter of tenant '{tenant}' is {} bytes, not 8",
+            value.len()
+        ),
+    })?;
+    usize::try_from(u64::from_be_bytes(bytes)).map_err(|_| StoreError::Corrupt {
+        path: path.to_path_buf(),
+        detail: format!("the counter of tenant '{tenant}' is out of range"),
+    })
+}
+
+/// The tenant's counter inside a transaction (0 when absent).
+fn read_count(
+    counts: &TransactionalTree,
+    tenant: &str,
+    path: &Path,
+) -> Result<u64, ConflictableTransactionError<StoreError>> {
+    match counts.get(tenant.as_bytes())? {
+        Some(value) => decode_count(path, tenant, &value)
+            .map(|count| count as u64)
+            .or_else(abort),
+        None => Ok(0),
+    }
+}
+
+/// Writes the tenant's counter inside a transaction, removing it at zero.
+fn write_count(
+    counts: &TransactionalTree,
+    tenant: &str,
+    count: u64,
+) -> Result<(), sled::transaction::UnabortableTransactionError> {
+    if count == 0 {
+        counts.remove(tenant.as_bytes())?;
+    } else {
+        counts.insert(tenant.as_bytes(), &count.to_be_bytes())?;
+    }
+    Ok(())
 }
