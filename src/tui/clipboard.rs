@@ -51,7 +51,7 @@ impl FromStr for ClipboardMode {
 pub struct CopyOutcome {
     /// Whether anything was sent or stored at all.
     pub delivered: bool,
-    /// The toast, e.g. "sent to the terminal via OSC 52 (tmux passthrough)".
+    /// The toast, e.g. "sent to the terminal via OSC 52 through tmux passthrough".
     pub message: String,
     /// A warning to show as well, e.g. that tmux keeps the key in a paste buffer.
     pub warning: Option<String>,
