@@ -116,8 +116,8 @@ pub(crate) fn from_sled(path: &Path, error: sled::Error) -> StoreError {
         sled::Error::Corruption { at, .. } => StoreError::Corrupt {
             path,
             detail: match at {
-                Some(pointer) => format!("corrupt data at {pointer}"),
-                None => "corrupt data".to_string(),
+                Some(pointer) => format!("the database log holds corrupt data at {pointer}"),
+                None => "the database log holds corrupt data".to_string(),
             },
         },
         sled::Error::Unsupported(detail) | sled::Error::ReportableBug(detail) => {
