@@ -469,10 +469,10 @@ fn clipboard_follows_the_options_of_a_real_tmux() {
     // tmux's defaults: set-clipboard external, no passthrough.
     let (outcome, sent) = copy(&mut clipboard);
     assert!(!outcome.delivered && sent.is_empty(), "{outcome:?}");
+    let warning = outcome.warning.unwrap_or_default();
     assert!(
-        outcome.message.contains("set-clipboard 'external'"),
-        "{}",
-        outcome.message
+        warning.contains("allow-passthrough 'off', set-clipboard 'external'"),
+        "{warning}"
     );
 
     server.checked(&["set", "-s", "set-clipboard", "on"]);
