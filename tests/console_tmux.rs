@@ -364,7 +364,11 @@ fn console_copies_a_new_private_key_into_a_tmux_with_set_clipboard_on() {
     check_pem_matches_the_store(dir.path(), &pem, name);
 
     // Quitting clears the copy: the paste buffer holding the key goes.
+    // Esc and q sent together would read as Alt-q: wait for the reveal to close first.
     console.keys(&["Escape"]);
+    console.wait_for_screen("the reveal to close", |screen| {
+        !screen.contains("PRIVATE KEY")
+    });
     console.keys(&["q"]);
     let deadline = Instant::now() + TIMEOUT;
     while console
