@@ -1,5 +1,10 @@
 //! RSA-2048 key generation: adbkeys' generator against the `rsa` crate's own, 0.10 and 0.9.
 //!
+//! Four generators: "adbkeys" is what `generate_key_pair` uses (the two primes searched for on
+//! two threads when there are two cores), "adbkeys 1t" the same search on the caller's thread
+//! alone (what the second thread gains), "rsa 0.10" and "rsa 0.9" the libraries' own
+//! single-threaded `PrivateKey::new` / `RsaPrivateKey::new`.
+//!
 //! Criterion measures each generator and reports its mean; then a loop of its own makes the
 //! same number of keys with each generator, taking turns key by key so that load from other
 //! work on the machine falls on all three alike, and prints mean, median and 95th percentile
@@ -31,6 +36,12 @@ fn adbkeys_generator() {
     black_box(key);
 }
 
+fn adbkeys_one_thread_generator() {
+    let key = adbkeys::keys::generate::generate_private_key_searching_on(1)
+        .expect("adbkeys generation works");
+    black_box(key);
+}
+
 fn rsa010_generator() {
     let key =
         rsa::PrivateKey::new(&mut getrandom::SysRng, 2048).expect("rsa 0.10 generation works");
@@ -43,10 +54,14 @@ fn rsa09_generator() {
     black_box(key);
 }
 
-const GENERATORS: [Generator; 3] = [
+const GENERATORS: [Generator; 4] = [
     Generator {
         name: "adbkeys",
         generate: adbkeys_generator,
+    },
+    Generator {
+        name: "adbkeys 1t",
+        generate: adbkeys_one_thread_generator,
     },
     Generator {
         name: "rsa 0.10",
@@ -140,12 +155,12 @@ fn distribution(keys: usize) {
     println!("RSA-2048 key generation, {keys} keys per generator, taking turns ({cores} cores)");
     println!("adbkeys uses: {path}; load average {load_before} before, {load_after} after");
     println!(
-        "{:<10} {:>9} {:>9} {:>9} {:>9} {:>9}",
+        "{:<11} {:>9} {:>9} {:>9} {:>9} {:>9}",
         "generator", "mean ms", "median", "p95", "min", "max"
     );
     for (generator, summary) in GENERATORS.iter().zip(&summaries) {
         println!(
-            "{:<10} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>9.1}",
+            "{:<11} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>9.1}",
             generator.name, summary.mean, summary.median, summary.p95, summary.min, summary.max
         );
     }
@@ -155,7 +170,7 @@ fn distribution(keys: usize) {
     println!("ratios (adbkeys / other; below 1 means adbkeys is faster)");
     for (generator, other) in GENERATORS.iter().zip(&summaries).skip(1) {
         println!(
-            "adbkeys / {:<8}  mean {:.2}  median {:.2}  p95 {:.2}",
+            "adbkeys / {:<10}  mean {:.2}  median {:.2}  p95 {:.2}",
             generator.name,
             ours.mean / other.mean,
             ours.median / other.median,
