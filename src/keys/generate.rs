@@ -64,10 +64,18 @@ pub fn generate_private_key() -> Result<rsa::PrivateKey, KeyError> {
 /// [`KeyError::Generation`] if the operating system's random source fails or the key does not
 /// validate.
 pub fn generate_private_key_concurrently() -> Result<rsa::PrivateKey, KeyError> {
-    let pair = primes::generate_prime_pair()?;
+    generate_private_key_searching_on(2)
+}
 
-    // `from_p_q` takes the primes by value; the key zeroizes its copies when dropped, the pair
-    // its own.
+/// As [`generate_private_key_concurrently`], with the primes searched for on `threads` threads
+/// ([`primes::generate_prime_pair_on`]); the benchmarks use one thread to show what the second
+/// gains.
+///
+/// # Errors
+/// As [`generate_private_key_concurrently`].
+pub fn generate_private_key_searching_on(threads: usize) -> Result<rsa::PrivateKey, KeyError> {
+    let pair = primes::generate_prime_pair_on(threads)?;
+
     let private_key = rsa::PrivateKey::from_p_q(
         (*pair.p).clone(),
         (*pair.q).clone(),

@@ -17,8 +17,8 @@
 //! leaves the same copy behind.
 
 use std::num::{NonZeroU32, NonZeroUsize};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use crypto_bigint::{BitOps as _, BoxedUint, Limb, NonZero, RandomBits as _};
 use crypto_primes::hazmat::SmallFactorsSieve;
@@ -62,41 +62,47 @@ impl std::fmt::Debug for PrimePair {
 /// [`KeyError::Generation`] if the operating system's random source fails or the search thread
 /// dies.
 pub fn generate_prime_pair() -> Result<PrimePair, KeyError> {
-    let search = Search::default();
+    generate_prime_pair_on(SEARCH_THREADS)
+}
 
-    std::thread::scope(|scope| {
-        let helpers: Vec<_> = (1..SEARCH_THREADS)
-            .filter_map(|index| {
-                std::thread::Builder::new()
-                    .name(format!("prime-search-{index}"))
-                    .spawn_scoped(scope, || search.run())
-                    .ok()
-            })
-            .collect();
+/// Finds two primes as [`generate_prime_pair`] does, on `threads` threads (the caller's and
+/// `threads - 1` more; one or zero both mean the caller's alone). The benchmarks use it to
+/// show what the second thread gains.
+///
+/// # Errors
+/// As [`generate_prime_pair`].
+pub fn generate_prime_pair_on(threads: usize) -> Result<PrimePair, KeyError> {
+    let search = Arc::new(Search::default());
 
-        let own_result = search.run();
+    // The helpers are not joined: once two primes are in, the caller goes on at once rather
+    // than wait for a helper that the scheduler has put aside to finish its candidate. A helper
+    // stops at its next candidate, dropping (and zeroizing) what it holds. One that cannot be
+    // started leaves the search to the others.
+    for index in 1..threads {
+        let helper_search = Arc::clone(&search);
+        let _ = std::thread::Builder::new()
+            .name(format!("prime-search-{index}"))
+            .spawn(move || helper_search.run());
+    }
 
-        let mut result = own_result;
-        for helper in helpers {
-            let helper_result = helper.join().unwrap_or_else(|_| {
-                Err(KeyError::Generation {
-                    detail: "the prime search thread panicked".to_string(),
-                })
-            });
-            result = result.and(helper_result);
-        }
-        result
-    })?;
+    search.run()?;
 
     let mut found = search
         .found
-        .into_inner()
+        .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     let (Some(second), Some(first)) = (found.pop(), found.pop()) else {
-        return Err(KeyError::Generation {
+        drop(found);
+        let failure = search
+            .failure
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        return Err(failure.unwrap_or_else(|| KeyError::Generation {
             detail: "the prime search ended without two primes".to_string(),
-        });
+        }));
     };
+    drop(found);
 
     let (p, q) = if *first > *second {
         (first, second)
@@ -129,11 +135,13 @@ pub fn coprime_to_exponent_minus_one(p: &BoxedUint) -> bool {
     coprime
 }
 
-/// The state the search threads share: the primes found so far and whether to stop.
+/// The state the search threads share: the primes found so far, whether to stop, and why a
+/// thread failed.
 #[derive(Default)]
 struct Search {
     found: Mutex<Vec<Zeroizing<BoxedUint>>>,
     done: AtomicBool,
+    failure: Mutex<Option<KeyError>>,
 }
 
 impl Search {
@@ -147,6 +155,10 @@ impl Search {
                 Ok(Some(prime)) => self.offer(prime),
                 Ok(None) => break,
                 Err(err) => {
+                    *self
+                        .failure
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(err.clone());
                     self.done.store(true, Ordering::Release);
                     return Err(err);
                 }
@@ -162,7 +174,7 @@ impl Search {
             .found
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if found.len() >= 2 {
+        if found.len() >= 2 || self.done.load(Ordering::Acquire) {
             return;
         }
 

@@ -294,10 +294,10 @@ impl AdbServer {
         let mut last_seen = None;
         while Instant::now() < deadline {
             last_seen = self.state_of(serial);
-            if let Some(state) = last_seen.as_deref() {
-                if state == "device" || state == "unauthorized" {
-                    return state.to_owned();
-                }
+            if let Some(state) = last_seen.as_deref()
+                && (state == "device" || state == "unauthorized")
+            {
+                return state.to_owned();
             }
             thread::sleep(POLL);
         }
