@@ -1419,9 +1419,10 @@ mod with_service {
             }
         }
 
-        /// Handles background results until `done` holds (at most 20 s).
+        /// Handles background results until `done` holds (at most 60 s: a key generation on a
+        /// machine busy with other work can take several seconds).
         async fn settle(&mut self, done: impl Fn(&App) -> bool) {
-            let deadline = Instant::now() + Duration::from_secs(20);
+            let deadline = Instant::now() + Duration::from_secs(60);
             while !done(&self.console.app) {
                 let left = deadline.saturating_duration_since(Instant::now());
                 match tokio::time::timeout(left, self.console.next_result()).await {
@@ -1580,6 +1581,38 @@ mod with_service {
         assert!(live.console.app.quitting);
         let cleared = live.sink.0.lock().expect("sink").clone();
         assert_eq!(cleared, b"\x1b]52;c;\x07");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_terminal_that_goes_away_still_gets_the_copied_key_cleared() {
+        let mut live = Live::new();
+        live.console.start().expect("start");
+        live.send(AppEvent::Done(JobResult::Created {
+            generation: 1,
+            result: Ok(NewKeyPair(CreatedKeyPair {
+                key_pair_id: "kp-0000000000new001".to_owned(),
+                key_pair_name: "new-phone".to_owned(),
+                private_key_body: fake_pem(),
+                gmt_created: "2024-06-30 08:45:09.0".to_owned(),
+                public_key_line: "QAAAAFAKE user@host".to_owned(),
+            })),
+        }));
+        live.keys("c");
+        assert!(
+            live.console.app.secret_deadline.is_some(),
+            "the key was sent by OSC 52"
+        );
+        live.sink.0.lock().expect("sink").clear();
+
+        // The terminal is gone (EIO on read, as after a dropped SSH connection).
+        let input = futures::stream::iter(vec![Err(std::io::Error::from_raw_os_error(5))]);
+        let result = live.console.run(input, std::future::pending()).await;
+        assert!(result.is_err());
+        assert!(live.console.app.quitting);
+        assert_eq!(
+            live.sink.0.lock().expect("sink").as_slice(),
+            b"\x1b]52;c;\x07"
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

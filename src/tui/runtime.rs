@@ -152,10 +152,27 @@ impl<B: Backend> Console<B> {
     }
 
     /// Runs until the app quits, the input ends, or `shutdown` resolves (SIGTERM, SIGHUP).
+    /// However it ends, a copied private key is cleared first.
     ///
     /// # Errors
-    /// When the terminal input fails or the screen cannot be drawn.
-    pub async fn run<S, F>(&mut self, mut input: S, shutdown: F) -> anyhow::Result<()>
+    /// When the terminal input fails or the screen cannot be drawn (a terminal that went away
+    /// shows up as either).
+    pub async fn run<S, F>(&mut self, input: S, shutdown: F) -> anyhow::Result<()>
+    where
+        S: Stream<Item = io::Result<TerminalEvent>> + Unpin,
+        F: Future<Output = ()>,
+    {
+        let result = self.run_until_quit(input, shutdown).await;
+        if let Err(error) = &result {
+            tracing::warn!(target: "adbkeys::tui", "console stops: {error:#}");
+            if !self.app.quitting {
+                self.handle(AppEvent::Shutdown);
+            }
+        }
+        result
+    }
+
+    async fn run_until_quit<S, F>(&mut self, mut input: S, shutdown: F) -> anyhow::Result<()>
     where
         S: Stream<Item = io::Result<TerminalEvent>> + Unpin,
         F: Future<Output = ()>,
@@ -404,14 +421,15 @@ fn limit_core_dumps() -> io::Result<()> {
     }
 }
 
-/// Lowers the calling thread's scheduling priority (nice 10), so that on a busy jump host key
-/// generation and store reads yield the CPU to the thread that handles keys and draws. Linux
-/// applies nice values per thread. Failing to lower it changes nothing else, so it is ignored.
+/// Lowers the calling thread's scheduling priority a little (nice 5), so that key generation
+/// and store reads yield the CPU to the thread that handles keys and draws. Not further: on a
+/// jump host busy with other users' work, a lower priority starves the key generation itself.
+/// Linux applies nice values per thread. Failing to lower it changes nothing else.
 #[expect(
     unsafe_code,
     reason = "setpriority has no safe wrapper among the dependencies; it takes plain integers"
 )]
 fn lower_thread_priority() {
     // SAFETY: setpriority only reads its integer arguments; `who == 0` is the calling thread.
-    let _ = unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, 10) };
+    let _ = unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, 5) };
 }
