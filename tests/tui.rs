@@ -377,6 +377,25 @@ fn snapshot_copied_countdown() {
 }
 
 #[test]
+fn snapshot_a_long_error_takes_two_status_rows() {
+    let mut drive = Drive::with_items(80, 24, sample_items());
+    drive.ch('y');
+    drive.take_effects();
+    drive.send(AppEvent::Done(JobResult::Copied {
+        outcome: CopyOutcome {
+            delivered: false,
+            message: "tmux drops OSC 52 here (allow-passthrough 'off', set-clipboard 'external'): \
+                      run 'tmux set -g allow-passthrough on' (or 'tmux set -g set-clipboard on') \
+                      and copy again, or save to a file instead"
+                .to_owned(),
+            warning: None,
+        },
+        secret: false,
+    }));
+    snapshot_both("long_error", &mut drive);
+}
+
+#[test]
 fn snapshot_import_form_pasted_and_refused() {
     let mut drive = Drive::with_items(80, 24, sample_items());
     drive.ch('i');

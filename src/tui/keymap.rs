@@ -209,7 +209,7 @@ pub const BINDINGS: &[Binding] = &[
 
     bind(X::Help, &[C('j'), Code(KeyCode::Down)], A::Down, "scroll", "scroll down", true),
     bind(X::Help, &[C('k'), Code(KeyCode::Up)], A::Up, "scroll up", "scroll up", false),
-    bind(X::Help, &[Code(KeyCode::Esc), C('q')], A::Close, "close", "close help", true),
+    bind(X::Help, &[Code(KeyCode::Esc), C('q'), C('?')], A::Close, "close", "close help", true),
 ];
 
 /// The action a key asks for in `context`, if the table binds it there.

@@ -34,11 +34,11 @@ pub struct Areas {
 }
 
 /// Splits the screen: header, table and detail (beside or below), status, footer.
-pub fn areas(area: Rect) -> Areas {
+pub fn areas(area: Rect, status_rows: u16) -> Areas {
     let [header, main, status, footer] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Fill(1),
-        Constraint::Length(1),
+        Constraint::Length(status_rows),
         Constraint::Length(1),
     ])
     .areas(area);
@@ -64,8 +64,8 @@ pub fn areas(area: Rect) -> Areas {
 }
 
 /// How many key pairs fit in the table (inside its border, under its header row).
-pub fn table_rows(area: Rect) -> usize {
-    usize::from(areas(area).table.height.saturating_sub(3))
+pub fn table_rows(area: Rect, status_rows: u16) -> usize {
+    usize::from(areas(area, status_rows).table.height.saturating_sub(3))
 }
 
 /// Colours and emphasis, reduced to emphasis alone under `NO_COLOR`.
@@ -126,7 +126,7 @@ pub fn render(app: &App, frame: &mut Frame) {
     }
 
     let theme = Theme::new(app.color);
-    let regions = areas(area);
+    let regions = areas(area, status_rows(app, area.width));
     render_header(app, theme, regions.header, frame);
     render_table(app, theme, regions.table, frame);
     render_detail(app, theme, regions.detail, frame);
@@ -455,7 +455,8 @@ fn render_detail(app: &App, theme: Theme, area: Rect, frame: &mut Frame) {
     frame.render_widget(Paragraph::new(lines), padded);
 }
 
-fn render_status(app: &App, theme: Theme, area: Rect, frame: &mut Frame) {
+/// The status line's parts: the left text (generation, then toast) and the countdown.
+fn status_parts(app: &App, theme: Theme) -> (Vec<Span<'static>>, Option<String>) {
     let mut spans = Vec::new();
     if let Some(generation) = &app.generation {
         let elapsed = app.now.saturating_duration_since(generation.started);
@@ -497,26 +498,53 @@ fn render_status(app: &App, theme: Theme, area: Rect, frame: &mut Frame) {
             left.as_secs() + u64::from(left.subsec_nanos() > 0)
         )
     });
+    (spans, countdown)
+}
+
+/// One status row, or two when a message does not fit in one (a tmux hint, a core error).
+pub fn status_rows(app: &App, screen_width: u16) -> u16 {
+    let (spans, countdown) = status_parts(app, Theme::new(false));
+    let left: usize = spans.iter().map(|span| width(&span.content)).sum();
+    let right = countdown.as_deref().map_or(0, width);
+    if left + right + 1 > usize::from(screen_width) {
+        2
+    } else {
+        1
+    }
+}
+
+fn render_status(app: &App, theme: Theme, area: Rect, frame: &mut Frame) {
+    let (spans, countdown) = status_parts(app, theme);
     let countdown_width = countdown.as_deref().map_or(0, width);
     let available = usize::from(area.width).saturating_sub(countdown_width + 1);
 
     let left_text: String = spans.iter().map(|span| span.content.as_ref()).collect();
-    let mut line = if width(&left_text) > available {
-        Line::from(Span::styled(
-            format!(" {}", fit(&left_text, available.saturating_sub(1))),
-            spans.first().map_or(Style::new(), |span| span.style),
-        ))
+    let mut lines = if width(&left_text) > available {
+        // Two rows: the message word-wrapped, the second row cut if it still does not fit.
+        let style = spans.last().map_or(Style::new(), |span| span.style);
+        let text_width = available.saturating_sub(1);
+        let mut wrapped = wrap_words(&left_text, text_width).into_iter();
+        let first = wrapped.next().unwrap_or_default();
+        let rest: Vec<String> = wrapped.collect();
+        let mut lines = vec![Line::styled(format!(" {first}"), style)];
+        if !rest.is_empty() && area.height > 1 {
+            let second = fit(&rest.join(" "), text_width);
+            lines.push(Line::styled(format!(" {second}"), style));
+        }
+        lines
     } else {
         let mut all = vec![Span::raw(" ")];
         all.extend(spans);
-        Line::from(all)
+        vec![Line::from(all)]
     };
-    if let Some(countdown) = countdown {
+    if let Some(countdown) = countdown
+        && let Some(line) = lines.first_mut()
+    {
         let padding = usize::from(area.width).saturating_sub(line.width() + countdown_width);
         line.spans.push(Span::raw(" ".repeat(padding)));
         line.spans.push(Span::styled(countdown, theme.warning()));
     }
-    frame.render_widget(Paragraph::new(line), area);
+    frame.render_widget(Paragraph::new(lines), area);
 }
 
 fn render_footer(app: &App, theme: Theme, area: Rect, frame: &mut Frame) {
@@ -634,9 +662,11 @@ mod tests {
     #[test]
     fn no_region_underflows_on_tiny_or_empty_screens() {
         for (width, height) in [(0, 0), (1, 1), (3, 2), (59, 14), (60, 15), (80, 24)] {
-            let regions = areas(Rect::new(0, 0, width, height));
-            assert!(regions.table.bottom() <= height.max(regions.table.y));
-            let _ = table_rows(Rect::new(0, 0, width, height));
+            for status_rows in [1, 2] {
+                let regions = areas(Rect::new(0, 0, width, height), status_rows);
+                assert!(regions.table.bottom() <= height.max(regions.table.y));
+                let _ = table_rows(Rect::new(0, 0, width, height), status_rows);
+            }
         }
     }
 

@@ -15,7 +15,7 @@ use crossterm::event::{
 use crossterm::terminal::{
     EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
 };
-use futures::{Stream, StreamExt};
+use futures::{FutureExt, Stream, StreamExt};
 use ratatui::Terminal;
 use ratatui::backend::{Backend, CrosstermBackend};
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
@@ -32,6 +32,8 @@ use crate::tui::render::render;
 
 /// How often the clock ticks (spinner, toasts, countdown, reload timer).
 pub const TICK: Duration = Duration::from_millis(100);
+/// At most this many waiting events are handled before a frame is drawn.
+const MAX_EVENTS_PER_FRAME: usize = 64;
 
 /// The app with everything it needs to act: a terminal to draw on, the service for jobs, the
 /// clipboard, and the channel on which jobs report back.
@@ -139,6 +141,7 @@ impl<B: Backend> Console<B> {
         let service = self.service.clone();
         let sender = self.sender.clone();
         tokio::task::spawn_blocking(move || {
+            lower_thread_priority();
             let name = job.name();
             let result =
                 std::panic::catch_unwind(AssertUnwindSafe(|| jobs::perform(&service, job)))
@@ -177,6 +180,29 @@ impl<B: Backend> Console<B> {
             };
 
             self.handle(event);
+
+            // Everything already waiting is handled before the next frame, so a burst of keys
+            // (or a slow frame on a busy machine) never builds a queue behind the drawing.
+            for _ in 0..MAX_EVENTS_PER_FRAME {
+                if self.app.quitting {
+                    break;
+                }
+                let ready = match input.next().now_or_never() {
+                    Some(Some(Ok(event))) => terminal_to_app(event),
+                    Some(Some(Err(error))) => {
+                        return Err(error).context("cannot read the terminal");
+                    }
+                    Some(None) => Some(AppEvent::Shutdown),
+                    None => match self.receiver.try_recv() {
+                        Ok(result) => Some(result),
+                        Err(_) => break,
+                    },
+                };
+                if let Some(event) = ready {
+                    self.handle(event);
+                }
+            }
+
             if !self.app.quitting {
                 self.draw()?;
             }
@@ -376,4 +402,16 @@ fn limit_core_dumps() -> io::Result<()> {
     } else {
         Err(io::Error::last_os_error())
     }
+}
+
+/// Lowers the calling thread's scheduling priority (nice 10), so that on a busy jump host key
+/// generation and store reads yield the CPU to the thread that handles keys and draws. Linux
+/// applies nice values per thread. Failing to lower it changes nothing else, so it is ignored.
+#[expect(
+    unsafe_code,
+    reason = "setpriority has no safe wrapper among the dependencies; it takes plain integers"
+)]
+fn lower_thread_priority() {
+    // SAFETY: setpriority only reads its integer arguments; `who == 0` is the calling thread.
+    let _ = unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, 10) };
 }
