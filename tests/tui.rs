@@ -1427,7 +1427,13 @@ mod with_service {
                 let left = deadline.saturating_duration_since(Instant::now());
                 match tokio::time::timeout(left, self.console.next_result()).await {
                     Ok(Some(event)) => self.console.handle(event),
-                    _ => panic!("the console did not reach the expected state in time"),
+                    _ => panic!(
+                        "the console did not reach the expected state in time: dialogs {:?}, \
+                         generation {:?}, toast {:?}",
+                        self.console.app.dialogs,
+                        self.console.app.generation,
+                        self.console.app.toast
+                    ),
                 }
             }
         }
@@ -1500,7 +1506,8 @@ mod with_service {
             "saved and copied: closes at once"
         );
 
-        // Rename.
+        // Rename (once the list read after the create has come back).
+        live.settle(|app| app.items.len() == 1).await;
         live.keys("r");
         live.send(ctrl('u'));
         live.keys("door-phone");
