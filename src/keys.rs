@@ -7,6 +7,7 @@ pub mod adb_public_key;
 pub mod fingerprint;
 pub mod generate;
 pub mod import;
+pub mod primes;
 pub mod private_pem;
 
 pub use adb_public_key::{AdbPublicKey, PublicKeyLine};

@@ -5,13 +5,18 @@
 //! callers run them on a blocking thread. Responses serialize to the API's JSON shapes (field
 //! names and order as in the API).
 
+mod paging;
+mod user_host;
+
+use chrono::Utc;
 use serde::Serialize;
 use zeroize::Zeroizing;
 
-use crate::error::ApiError;
-use crate::keys::GeneratedKeyPair;
-use crate::keys::import::ImportInput;
-use crate::store::Store;
+use crate::error::{ApiError, ErrorCode};
+use crate::keys::import::{ImportInput, parse_import};
+use crate::keys::{AdbPublicKey, GeneratedKeyPair, KeyError, PublicKeyLine, generate_key_pair};
+use crate::rules::{self, KEY_PAIR_QUOTA, RuleError};
+use crate::store::{KeyPairRecord, Source, Store, StoreError};
 
 /// CreateKeyPair.
 #[derive(Debug, Clone)]
@@ -113,8 +118,42 @@ impl KeyPairService {
     /// Checks what can be checked before the slow key generation: the tenant, the name, the
     /// name's uniqueness and the quota. `create_key_pair_with` checks all again atomically.
     pub fn precheck_create(&self, request: &CreateKeyPairRequest) -> Result<(), ApiError> {
-        let _ = request;
-        unimplemented!("service helper")
+        let op = "create";
+        check_tenant(op, &request.tenant)?;
+        check_name(op, &request.key_pair_name)?;
+
+        let records = self
+            .store
+            .list(&request.tenant)
+            .map_err(|e| store_error(op, e))?;
+        if let Some(existing) = records
+            .iter()
+            .find(|record| record.key_pair_name == request.key_pair_name)
+        {
+            return Err(store_error(
+                op,
+                StoreError::DuplicateName {
+                    tenant: request.tenant.clone(),
+                    name: request.key_pair_name.clone(),
+                    existing_id: existing.key_pair_id.clone(),
+                },
+            ));
+        }
+
+        let count = self
+            .store
+            .count(&request.tenant)
+            .map_err(|e| store_error(op, e))?;
+        if count >= KEY_PAIR_QUOTA {
+            return Err(store_error(
+                op,
+                StoreError::QuotaExceeded {
+                    tenant: request.tenant.clone(),
+                    limit: KEY_PAIR_QUOTA,
+                },
+            ));
+        }
+        Ok(())
     }
 
     /// CreateKeyPair: generates a key pair and stores its public half.
@@ -122,8 +161,11 @@ impl KeyPairService {
         &self,
         request: &CreateKeyPairRequest,
     ) -> Result<CreatedKeyPair, ApiError> {
-        let _ = request;
-        unimplemented!("service helper")
+        self.precheck_create(request)?;
+
+        let generated = generate_key_pair()
+            .map_err(|error| ApiError::new(ErrorCode::InternalError, format!("create: {error}")))?;
+        self.create_key_pair_with(request, generated)
     }
 
     /// CreateKeyPair with a key pair generated beforehand (the console generates in the
@@ -133,8 +175,31 @@ impl KeyPairService {
         request: &CreateKeyPairRequest,
         generated: GeneratedKeyPair,
     ) -> Result<CreatedKeyPair, ApiError> {
-        let _ = (request, generated);
-        unimplemented!("service helper")
+        let op = "create";
+        check_tenant(op, &request.tenant)?;
+        check_name(op, &request.key_pair_name)?;
+
+        let comment = user_host::creator_comment();
+        let record = KeyPairRecord {
+            schema: crate::store::SCHEMA_VERSION,
+            tenant: request.tenant.clone(),
+            key_pair_id: rules::new_key_pair_id(),
+            key_pair_name: request.key_pair_name.clone(),
+            public_key_line: generated.public.to_line(&comment),
+            source: Source::Created,
+            created: Utc::now(),
+        };
+        self.store
+            .insert(&record, KEY_PAIR_QUOTA)
+            .map_err(|e| store_error(op, e))?;
+
+        Ok(CreatedKeyPair {
+            gmt_created: rules::format_gmt(record.created),
+            key_pair_id: record.key_pair_id,
+            key_pair_name: record.key_pair_name,
+            private_key_body: generated.private_pem,
+            public_key_line: record.public_key_line,
+        })
     }
 
     /// ImportKeyPair.
@@ -142,8 +207,29 @@ impl KeyPairService {
         &self,
         request: &ImportKeyPairRequest,
     ) -> Result<KeyPairSummary, ApiError> {
-        let _ = request;
-        unimplemented!("service helper")
+        let op = "import";
+        check_tenant(op, &request.tenant)?;
+        check_name(op, &request.key_pair_name)?;
+
+        let imported = parse_import(request.input, &request.body).map_err(|e| key_error(op, e))?;
+        let line = PublicKeyLine {
+            key: imported.key,
+            comment: imported.comment,
+        };
+        let record = KeyPairRecord {
+            schema: crate::store::SCHEMA_VERSION,
+            tenant: request.tenant.clone(),
+            key_pair_id: rules::new_key_pair_id(),
+            key_pair_name: request.key_pair_name.clone(),
+            public_key_line: line.canonical(),
+            source: Source::Imported,
+            created: Utc::now(),
+        };
+        self.store
+            .insert(&record, KEY_PAIR_QUOTA)
+            .map_err(|e| store_error(op, e))?;
+
+        Ok(summary(&record))
     }
 
     /// DescribeKeyPairs: one page.
@@ -151,14 +237,68 @@ impl KeyPairService {
         &self,
         request: &DescribeKeyPairsRequest,
     ) -> Result<DescribeKeyPairsPage, ApiError> {
-        let _ = request;
-        unimplemented!("service helper")
+        let op = "list";
+        check_tenant(op, &request.tenant)?;
+        let max_results = match request.max_results {
+            None => paging::DEFAULT_MAX_RESULTS,
+            Some(n) if paging::MAX_RESULTS_RANGE.contains(&n) => n,
+            Some(n) => {
+                return Err(ApiError::new(
+                    ErrorCode::InvalidMaxResults,
+                    format!("list: max results '{n}' is not between 1 and 100"),
+                ));
+            }
+        };
+        let filter = paging::Filter::new(
+            &request.tenant,
+            request.key_pair_name.as_deref(),
+            &request.key_pair_ids,
+        );
+        let after = match request.next_token.as_deref() {
+            None | Some("") => None,
+            Some(token) => Some(filter.decode_token(token).ok_or_else(|| {
+                ApiError::new(
+                    ErrorCode::InvalidNextToken,
+                    format!("list: next token '{token}' was not issued for this query"),
+                )
+            })?),
+        };
+
+        let records = self
+            .store
+            .list(&request.tenant)
+            .map_err(|e| store_error(op, e))?;
+        let matches: Vec<&KeyPairRecord> = records
+            .iter()
+            .filter(|record| filter.matches(record))
+            .collect();
+        let total_count = matches.len();
+
+        let remaining = matches
+            .iter()
+            .filter(|record| after.as_ref().is_none_or(|cursor| cursor.is_before(record)));
+        let page: Vec<&KeyPairRecord> = remaining.take(max_results as usize + 1).copied().collect();
+        let has_more = page.len() > max_results as usize;
+        let page = &page[..page.len().min(max_results as usize)];
+        let next_token = match (has_more, page.last()) {
+            (true, Some(last)) => filter.encode_token(last),
+            _ => String::new(),
+        };
+
+        Ok(DescribeKeyPairsPage {
+            next_token,
+            data: page.iter().map(|record| summary(record)).collect(),
+            total_count,
+        })
     }
 
     /// Every key pair of a tenant in full, oldest first (the console's list).
     pub fn list_details(&self, tenant: &str) -> Result<Vec<KeyPairDetail>, ApiError> {
-        let _ = tenant;
-        unimplemented!("service helper")
+        let op = "list";
+        check_tenant(op, tenant)?;
+
+        let records = self.store.list(tenant).map_err(|e| store_error(op, e))?;
+        records.iter().map(|record| detail(op, record)).collect()
     }
 
     /// One key pair in full.
@@ -167,14 +307,25 @@ impl KeyPairService {
         tenant: &str,
         key_pair_id: &str,
     ) -> Result<KeyPairDetail, ApiError> {
-        let _ = (tenant, key_pair_id);
-        unimplemented!("service helper")
+        let op = "show";
+        check_tenant(op, tenant)?;
+
+        let record = self
+            .store
+            .get(tenant, key_pair_id)
+            .map_err(|e| store_error(op, e))?
+            .ok_or_else(|| not_found(op, tenant, key_pair_id))?;
+        detail(op, &record)
     }
 
     /// DeleteKeyPairs: all or nothing.
     pub fn delete_key_pairs(&self, tenant: &str, key_pair_ids: &[String]) -> Result<(), ApiError> {
-        let _ = (tenant, key_pair_ids);
-        unimplemented!("service helper")
+        let op = "delete";
+        check_tenant(op, tenant)?;
+
+        self.store
+            .delete(tenant, key_pair_ids)
+            .map_err(|e| store_error(op, e))
     }
 
     /// ModifyKeyPairName.
@@ -184,13 +335,29 @@ impl KeyPairService {
         key_pair_id: &str,
         new_name: &str,
     ) -> Result<(), ApiError> {
-        let _ = (tenant, key_pair_id, new_name);
-        unimplemented!("service helper")
+        let op = "rename";
+        check_tenant(op, tenant)?;
+        check_name(op, new_name)?;
+
+        self.store
+            .rename(tenant, key_pair_id, new_name)
+            .map_err(|e| store_error(op, e))
     }
 
     /// Every tenant with its count and quota.
     pub fn tenants(&self) -> Result<Vec<TenantSummary>, ApiError> {
-        unimplemented!("service helper")
+        let tenants = self
+            .store
+            .tenants()
+            .map_err(|e| store_error("tenants", e))?;
+        Ok(tenants
+            .into_iter()
+            .map(|tenant| TenantSummary {
+                tenant: tenant.tenant,
+                key_pair_count: tenant.key_pair_count,
+                quota: KEY_PAIR_QUOTA,
+            })
+            .collect())
     }
 
     /// The tenant's public keys as an `adb_keys` file (one line each, LF endings); with
@@ -200,8 +367,25 @@ impl KeyPairService {
         tenant: &str,
         key_pair_ids: &[String],
     ) -> Result<String, ApiError> {
-        let _ = (tenant, key_pair_ids);
-        unimplemented!("service helper")
+        let op = "export";
+        check_tenant(op, tenant)?;
+
+        let records = self.store.list(tenant).map_err(|e| store_error(op, e))?;
+        if let Some(unknown) = key_pair_ids
+            .iter()
+            .find(|id| !records.iter().any(|record| &record.key_pair_id == *id))
+        {
+            return Err(not_found(op, tenant, unknown));
+        }
+
+        let mut adb_keys = String::new();
+        for record in &records {
+            if key_pair_ids.is_empty() || key_pair_ids.contains(&record.key_pair_id) {
+                adb_keys.push_str(&record.public_key_line);
+                adb_keys.push('\n');
+            }
+        }
+        Ok(adb_keys)
     }
 
     /// The key pairs whose public key belongs to a private key PEM, in one tenant or in all.
@@ -211,7 +395,92 @@ impl KeyPairService {
         tenant: Option<&str>,
         pem: &[u8],
     ) -> Result<Vec<crate::store::KeyPairRecord>, ApiError> {
-        let _ = (tenant, pem);
-        unimplemented!("service helper")
+        let op = "find";
+        if let Some(tenant) = tenant {
+            check_tenant(op, tenant)?;
+        }
+
+        let imported = parse_import(ImportInput::PrivateKey, pem).map_err(|e| key_error(op, e))?;
+        self.store
+            .find_by_public_key(tenant, imported.key.blob())
+            .map_err(|e| store_error(op, e))
     }
+}
+
+fn summary(record: &KeyPairRecord) -> KeyPairSummary {
+    KeyPairSummary {
+        key_pair_id: record.key_pair_id.clone(),
+        key_pair_name: record.key_pair_name.clone(),
+        gmt_created: rules::format_gmt(record.created),
+    }
+}
+
+/// A record in full, with the fingerprints of its stored public key.
+fn detail(op: &str, record: &KeyPairRecord) -> Result<KeyPairDetail, ApiError> {
+    let key = stored_key(record).map_err(|error| {
+        ApiError::new(
+            ErrorCode::InternalError,
+            format!(
+                "{op}: the stored public key of '{}' is damaged: {error}",
+                record.key_pair_id
+            ),
+        )
+    })?;
+
+    Ok(KeyPairDetail {
+        key_pair_id: record.key_pair_id.clone(),
+        key_pair_name: record.key_pair_name.clone(),
+        gmt_created: rules::format_gmt(record.created),
+        source: record.source.as_str().to_owned(),
+        public_key_body: record.public_key_line.clone(),
+        fingerprint_md5: key.fingerprint_md5(),
+        fingerprint_sha256: key.fingerprint_sha256(),
+    })
+}
+
+fn stored_key(record: &KeyPairRecord) -> Result<AdbPublicKey, KeyError> {
+    PublicKeyLine::parse(record.public_key_line.as_bytes()).map(|line| line.key)
+}
+
+fn check_tenant(op: &str, tenant: &str) -> Result<(), ApiError> {
+    rules::validate_tenant(tenant).map_err(|e| rule_error(op, ErrorCode::InvalidTenant, e))
+}
+
+fn check_name(op: &str, name: &str) -> Result<(), ApiError> {
+    rules::validate_key_pair_name(name)
+        .map_err(|e| rule_error(op, ErrorCode::InvalidKeyPairName, e))
+}
+
+fn rule_error(op: &str, code: ErrorCode, error: RuleError) -> ApiError {
+    ApiError::new(code, format!("{op}: {error}"))
+}
+
+fn key_error(op: &str, error: KeyError) -> ApiError {
+    ApiError::new(ErrorCode::InvalidPublicKeyBody, format!("{op}: {error}"))
+}
+
+fn not_found(op: &str, tenant: &str, key_pair_id: &str) -> ApiError {
+    store_error(
+        op,
+        StoreError::NotFound {
+            tenant: tenant.to_owned(),
+            key_pair_id: key_pair_id.to_owned(),
+        },
+    )
+}
+
+/// Maps a store error to the API's code; the message keeps the store's context (the tenant,
+/// the existing KeyPairId, the path).
+fn store_error(op: &str, error: StoreError) -> ApiError {
+    let code = match &error {
+        StoreError::Busy { .. } => ErrorCode::StoreBusy,
+        StoreError::QuotaExceeded { .. } => ErrorCode::QuotaExceeded,
+        StoreError::DuplicateName { .. } => ErrorCode::DuplicateKeyPairName,
+        StoreError::DuplicateKey { .. } => ErrorCode::DuplicatePublicKey,
+        StoreError::NotFound { .. } => ErrorCode::KeyPairNotFound,
+        StoreError::Io { .. } | StoreError::Corrupt { .. } | StoreError::InvalidRecord { .. } => {
+            ErrorCode::InternalError
+        }
+    };
+    ApiError::new(code, format!("{op}: {error}"))
 }

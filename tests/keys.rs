@@ -866,3 +866,56 @@ mod properties {
         }
     }
 }
+
+// Keys whose two primes were searched for on two threads.
+
+#[test]
+fn adb_pubkey_prints_our_base64_for_concurrently_generated_keys() {
+    use adbkeys::keys::generate::generate_private_key_concurrently;
+
+    let adb = adb_binary();
+    let dir = tempfile::tempdir().expect("temp dir");
+
+    for round in 0..3 {
+        let private_key = generate_private_key_concurrently().expect("generation works");
+        let public = AdbPublicKey::from_rsa(private_key.as_public_key()).expect("2048-bit key");
+        let pem = to_pkcs8_pem(&private_key).expect("PEM encoding works");
+        let key_file = dir.path().join(format!("adbkey{round}"));
+        std::fs::write(&key_file, pem.as_bytes()).expect("write key");
+
+        let output = Command::new(&adb)
+            .arg("pubkey")
+            .arg(&key_file)
+            .env("HOME", dir.path())
+            .env("ADB_MDNS", "0")
+            .env("ADB_USB", "0")
+            .env("ADB_EMU", "0")
+            .output()
+            .expect("run adb pubkey");
+        assert!(
+            output.status.success(),
+            "adb refused our PEM: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert_eq!(base64_field(&output.stdout), public.to_base64());
+    }
+}
+
+#[test]
+fn a_concurrently_generated_key_signs_a_token_as_adb_does() {
+    use adbkeys::keys::generate::generate_private_key_concurrently;
+    use sha1::Sha1;
+
+    let private_key = generate_private_key_concurrently().expect("generation works");
+    let public = AdbPublicKey::from_rsa(private_key.as_public_key()).expect("2048-bit key");
+    let token: Vec<u8> = (0u8..20).map(|byte| byte.wrapping_mul(13)).collect();
+
+    let signature = private_key
+        .sign(rsa::Pkcs1v15Sign::new::<Sha1>(), &token)
+        .expect("signing works");
+
+    public
+        .to_rsa()
+        .verify(rsa::Pkcs1v15Sign::new::<Sha1>(), &token, &signature)
+        .expect("the signature verifies with the ADB public key");
+}

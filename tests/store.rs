@@ -548,6 +548,17 @@ fn child_process_entry() {
             ));
             drop(db);
         }
+        // Holds the store's own lock file, as another adbkeys process does from before it opens
+        // sled until after it has closed it, for `arg` milliseconds.
+        "hold-lock-file" => {
+            let lock = std::fs::File::create(dir.join("adbkeys.lock")).expect("the lock file");
+            lock.lock().expect("the child takes the lock");
+            println!("HELD");
+            thread::sleep(std::time::Duration::from_millis(
+                arg.parse().expect("milliseconds"),
+            ));
+            drop(lock);
+        }
         // Inserts records; `arg` is `worker,count,name` (an empty name: one per record).
         "insert" => {
             let parts: Vec<&str> = arg.split(',').collect();
@@ -577,7 +588,8 @@ fn child_process_entry() {
             let worker = std::process::id();
             for cycle in 0..cycles {
                 if cycle % 2 == 0 {
-                    let r = record("default", &format!("p{worker}c{cycle}"), worker + cycle);
+                    let seed = worker.wrapping_mul(1000) + cycle;
+                    let r = record("default", &format!("p{worker}c{cycle}"), seed);
                     store.insert(&r, KEY_PAIR_QUOTA).expect("a write");
                 } else {
                     store.list("default").expect("a read");
@@ -634,6 +646,19 @@ fn eight_processes_inserting_one_name_have_one_winner() {
     assert_eq!(store.count("default").expect("count"), 1);
 }
 
+/// sled reads its `conf` file before it takes its lock, so processes that all open a new store
+/// at once once read each other's half-written `conf` and failed with "corrupt data".
+#[test]
+fn eight_processes_opening_a_new_store_at_once_see_no_error() {
+    for round in 0..15 {
+        let (_dir, store) = new_store();
+        let args: Vec<String> = (0..8).map(|worker| format!("{worker},1,")).collect();
+
+        let (stored, refused, duplicate) = sum_results(&run_children(&store, "insert", &args));
+        assert_eq!((stored, refused, duplicate), (8, 0, 0), "round {round}");
+    }
+}
+
 #[test]
 fn two_processes_cycling_open_and_close_see_no_error() {
     let (_dir, store) = new_store();
@@ -679,6 +704,30 @@ fn a_store_held_by_another_process_is_busy_after_5_seconds() {
     // Once the holder is gone the store works again, with nothing lost.
     drop(holder);
     assert_eq!(store.list("default").expect("list").len(), 1);
+}
+
+/// Another process is inside its turn (possibly still in sled's unlocked start-up) as long as it
+/// holds the lock file: nobody may touch sled meanwhile.
+#[test]
+fn the_store_lock_file_is_waited_for() {
+    let (_dir, store) = new_store();
+    let mut holder = ChildGuard::spawn("hold-lock-file", store.path(), "1000");
+    holder.wait_for("HELD");
+
+    let started = Instant::now();
+    let written = record("default", "patient", 1);
+    store
+        .insert(&written, KEY_PAIR_QUOTA)
+        .expect("the insert waits, then succeeds");
+
+    assert!(
+        started.elapsed() >= StdDuration::from_millis(500),
+        "it did not wait for the lock file"
+    );
+    assert_eq!(
+        store.get("default", &written.key_pair_id).expect("get"),
+        Some(written)
+    );
 }
 
 #[test]

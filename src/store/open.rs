@@ -1,6 +1,7 @@
 //! Opening the sled database for one operation: the wait on another process's lock, and the
 //! mapping of sled's failures to [`StoreError`].
 
+use std::fs::{File, OpenOptions, TryLockError};
 use std::io;
 use std::panic::{self, AssertUnwindSafe};
 use std::path::Path;
@@ -24,6 +25,9 @@ const LONGEST_RETRY_DELAY: Duration = Duration::from_millis(50);
 /// only thing that tells contention apart from a real I/O error.
 const SLED_LOCK_MESSAGE: &str = "could not acquire lock on";
 
+/// The file in the store directory whose lock makes one process at a time use the store.
+const LOCK_FILE: &str = "adbkeys.lock";
+
 /// Serializes the operations of one process, so that its threads queue here rather than spin
 /// on the file lock against each other. Held from the open until the database is dropped.
 static PROCESS_GATE: Mutex<()> = Mutex::new(());
@@ -38,7 +42,10 @@ pub(crate) fn with_db<T>(
 ) -> Result<T, StoreError> {
     let _gate = PROCESS_GATE.lock().unwrap_or_else(PoisonError::into_inner);
 
-    let db = open_waiting(path)?;
+    let started = Instant::now();
+    let _lock = lock_store(path, started)?;
+
+    let db = open_waiting(path, started)?;
 
     // sled 0.34 can panic on data it cannot make sense of rather than return an error; a
     // damaged store must give an error, so a panic inside the operation becomes `Corrupt`.
@@ -49,17 +56,57 @@ pub(crate) fn with_db<T>(
     result
 }
 
-/// Opens the database, retrying with growing pauses while its lock is held elsewhere.
-fn open_waiting(path: &Path) -> Result<sled::Db, StoreError> {
+/// Takes the store's own lock file, waiting while another process holds it.
+///
+/// sled locks its `db` file only after it has read (and, for a new store, written) its `conf`
+/// file, so processes that open a new store at the same moment can read each other's half-written
+/// `conf` and fail with "corrupt data". This lock, taken before sled is touched at all, makes the
+/// whole open, operation and close one process's turn at a time.
+fn lock_store(path: &Path, started: Instant) -> Result<File, StoreError> {
     check_directory(path)?;
 
+    let lock_path = path.join(LOCK_FILE);
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|source| StoreError::Io {
+            path: lock_path.clone(),
+            source,
+        })?;
+
+    let mut delay = FIRST_RETRY_DELAY;
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(file),
+            Err(TryLockError::WouldBlock) => {
+                if started.elapsed() >= BUSY_AFTER {
+                    return Err(StoreError::Busy {
+                        path: path.to_path_buf(),
+                    });
+                }
+                thread::sleep(delay);
+                delay = (delay * 2).min(LONGEST_RETRY_DELAY);
+            }
+            Err(TryLockError::Error(source)) => {
+                return Err(StoreError::Io {
+                    path: lock_path,
+                    source,
+                });
+            }
+        }
+    }
+}
+
+/// Opens the database, retrying with growing pauses while its lock is held elsewhere.
+fn open_waiting(path: &Path, started: Instant) -> Result<sled::Db, StoreError> {
     let config = sled::Config::new()
         .path(path)
         .mode(sled::Mode::LowSpace)
         .cache_capacity(8 * 1024 * 1024)
         .flush_every_ms(None);
 
-    let started = Instant::now();
     let mut delay = FIRST_RETRY_DELAY;
     loop {
         let attempt = panic::catch_unwind(AssertUnwindSafe(|| config.open()))

@@ -51,7 +51,7 @@ impl FromStr for ClipboardMode {
 pub struct CopyOutcome {
     /// Whether anything was sent or stored at all.
     pub delivered: bool,
-    /// The toast, e.g. "sent to the terminal via OSC 52 (tmux passthrough)".
+    /// The toast, e.g. "sent to the terminal via OSC 52 through tmux passthrough".
     pub message: String,
     /// A warning to show as well, e.g. that tmux keeps the key in a paste buffer.
     pub warning: Option<String>,
@@ -268,8 +268,8 @@ impl Clipboard {
                 sequence,
                 "sent to the terminal via OSC 52 through tmux",
                 Some(
-                    "tmux keeps a copy in a paste buffer on this host until it is cleared; \
-                     'tmux set -g allow-passthrough on' keeps none"
+                    "tmux keeps a copy in a paste buffer until it is cleared; \
+                     'tmux set -g allow-passthrough on' avoids that"
                         .to_owned(),
                 ),
             ),
@@ -286,11 +286,17 @@ impl Clipboard {
                 passthrough,
                 set_clipboard,
             }) => {
-                return CopyOutcome::failed(format!(
-                    "tmux drops OSC 52 here (allow-passthrough '{passthrough}', set-clipboard \
-                     '{set_clipboard}'): run 'tmux set -g allow-passthrough on' (or 'tmux set \
-                     -g set-clipboard on') and copy again, or save to a file instead"
-                ));
+                // The way out comes first: a status line may cut the rest off.
+                return CopyOutcome {
+                    delivered: false,
+                    message: "tmux drops OSC 52: run 'tmux set -g allow-passthrough on' and copy \
+                              again, or save to a file"
+                        .to_owned(),
+                    warning: Some(format!(
+                        "'tmux set -g set-clipboard on' works too but keeps a paste buffer \
+                         (now allow-passthrough '{passthrough}', set-clipboard '{set_clipboard}')"
+                    )),
+                };
             }
         };
 

@@ -22,6 +22,8 @@ use tempfile::TempDir;
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long the server may take to listen on its port.
 const SERVER_START_TIMEOUT: Duration = Duration::from_secs(15);
+/// How many ports to try when the server cannot bind the one it was given.
+const SERVER_START_ATTEMPTS: usize = 3;
 /// How long the server may take to exit after `kill-server`.
 const SERVER_EXIT_TIMEOUT: Duration = Duration::from_secs(5);
 /// The pause between two polls of a process or of `adb devices`.
@@ -186,18 +188,33 @@ impl AdbServer {
     pub fn start(private_key: &Path) -> Self {
         let adb = require_adb();
         let workdir = tempfile::tempdir().expect("creates a temporary directory");
-        let port = free_port();
         let mut server = Self {
             adb,
             workdir,
-            port,
+            port: 0,
             private_key: private_key.to_owned(),
             server: None,
             connected: Vec::new(),
         };
 
-        let log = File::create(server.log_path()).expect("creates the server log");
-        let mut command = server.command();
+        // Another process may take the free port before the server binds it; the server then
+        // exits at once, and a fresh port is tried.
+        for _ in 0..SERVER_START_ATTEMPTS {
+            server.port = free_port();
+            server.spawn_server();
+            if server.wait_until_listening() {
+                return server;
+            }
+        }
+        panic!(
+            "the adb server did not start in {SERVER_START_ATTEMPTS} attempts; last log:\n{}",
+            server.log()
+        );
+    }
+
+    fn spawn_server(&mut self) {
+        let log = File::create(self.log_path()).expect("creates the server log");
+        let mut command = self.command();
         command
             .args(["nodaemon", "server"])
             .env("ADB_TRACE", "auth")
@@ -207,10 +224,7 @@ impl AdbServer {
         let child = command
             .spawn()
             .unwrap_or_else(|error| panic!("cannot start the adb server: {error}"));
-        server.server = Some(child);
-
-        server.wait_until_listening();
-        server
+        self.server = Some(child);
     }
 
     /// The server's log, for failure messages.
@@ -301,12 +315,17 @@ impl AdbServer {
         }
     }
 
-    fn wait_until_listening(&mut self) {
+    /// Waits until the server listens on its port; `false` if it exited first.
+    fn wait_until_listening(&mut self) -> bool {
         let deadline = Instant::now() + SERVER_START_TIMEOUT;
         while Instant::now() < deadline {
-            self.assert_server_running();
+            let server = self.server.as_mut().expect("the server was spawned");
+            if let Ok(Some(_)) = server.try_wait() {
+                self.server = None;
+                return false;
+            }
             if TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
-                return;
+                return true;
             }
             thread::sleep(POLL);
         }

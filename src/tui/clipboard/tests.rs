@@ -412,11 +412,15 @@ fn tmux_that_drops_osc52_gets_nothing_and_the_user_learns_which_option_to_set() 
         assert!(!outcome.delivered);
         assert_eq!(
             outcome.message,
-            format!(
-                "tmux drops OSC 52 here (allow-passthrough 'off', set-clipboard \
-                 '{set_clipboard}'): run 'tmux set -g allow-passthrough on' (or 'tmux set -g \
-                 set-clipboard on') and copy again, or save to a file instead"
-            )
+            "tmux drops OSC 52: run 'tmux set -g allow-passthrough on' and copy again, or save \
+             to a file"
+        );
+        assert_eq!(
+            outcome.warning,
+            Some(format!(
+                "'tmux set -g set-clipboard on' works too but keeps a paste buffer (now \
+                 allow-passthrough 'off', set-clipboard '{set_clipboard}')"
+            ))
         );
     }
 }

@@ -47,19 +47,22 @@ impl TmuxCommand for SystemTmux {
             .spawn()
             .ok()?;
 
+        let Some(mut stdout) = child.stdout.take() else {
+            let _ = child.wait();
+            return None;
+        };
+
         // Room for the whole read up front, so that a buffer holding a secret is never moved
-        // to a larger allocation and left behind unzeroed.
+        // to a larger allocation and left behind unzeroed. Output past the limit cannot be a
+        // copied key; it is drained so that tmux can finish.
         let mut output = Zeroizing::new(Vec::with_capacity(OUTPUT_LIMIT + 1024));
-        let read = child
-            .stdout
-            .take()
-            .map(|stdout| stdout.take(OUTPUT_LIMIT as u64).read_to_end(&mut output));
+        let read = (&mut stdout)
+            .take(OUTPUT_LIMIT as u64)
+            .read_to_end(&mut output);
+        let drained = std::io::copy(&mut stdout, &mut std::io::sink());
         let status = child.wait().ok()?;
 
-        match read {
-            Some(Ok(_)) if status.success() => Some(output),
-            _ => None,
-        }
+        (read.is_ok() && drained.is_ok() && status.success()).then_some(output)
     }
 }
 

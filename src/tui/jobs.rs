@@ -1,0 +1,237 @@
+//! Background work, run on a blocking thread: each [`Job`] becomes one service call, one key
+//! generation or one file write, and one [`JobResult`].
+
+use std::fs;
+use std::io::Read;
+use std::path::Path;
+
+use zeroize::Zeroizing;
+
+use crate::keys::generate_key_pair;
+use crate::keys::import::ImportInput;
+use crate::service::{CreateKeyPairRequest, ImportKeyPairRequest, KeyPairService};
+use crate::tui::event::{ImportSource, Job, JobResult, NewKeyPair, WriteOutcome};
+use crate::tui::files::{WriteError, with_suffix, write_atomic};
+
+/// The largest key file the import form reads; an `adbkey.pub` is about 720 bytes and a PEM
+/// private key under 2 KiB.
+pub const MAX_KEY_FILE: u64 = 64 * 1024;
+
+/// Mode of a saved private key.
+const PRIVATE_MODE: u32 = 0o600;
+/// Mode of public files (`.pub`, `adb_keys`): nothing secret in them.
+const PUBLIC_MODE: u32 = 0o644;
+
+/// Runs one job to completion. Blocking: call it from a blocking thread.
+pub fn perform(service: &KeyPairService, job: Job) -> JobResult {
+    match job {
+        Job::List { tenant, request } => {
+            let result = service.list_details(&tenant);
+            JobResult::Listed {
+                tenant,
+                request,
+                result,
+            }
+        }
+        Job::Tenants => JobResult::Tenants(service.tenants()),
+        Job::Generate { generation } => JobResult::Generated {
+            generation,
+            result: generate_key_pair().map(Box::new),
+        },
+        Job::Create {
+            generation,
+            tenant,
+            name,
+            key,
+        } => {
+            let request = CreateKeyPairRequest {
+                tenant,
+                key_pair_name: name,
+            };
+            JobResult::Created {
+                generation,
+                result: service.create_key_pair_with(&request, *key).map(NewKeyPair),
+            }
+        }
+        Job::Import {
+            tenant,
+            name,
+            source,
+        } => JobResult::Imported(import(service, tenant, name, source)),
+        Job::Rename {
+            tenant,
+            key_pair_id,
+            old_name,
+            new_name,
+        } => {
+            let result = service.modify_key_pair_name(&tenant, &key_pair_id, &new_name);
+            JobResult::Renamed {
+                old_name,
+                new_name,
+                result,
+            }
+        }
+        Job::Delete {
+            tenant,
+            key_pair_ids,
+        } => JobResult::Deleted {
+            count: key_pair_ids.len(),
+            result: service.delete_key_pairs(&tenant, &key_pair_ids),
+        },
+        Job::SavePrivateKey {
+            path,
+            pem,
+            public_line,
+            overwrite,
+        } => JobResult::SavedPrivateKey(save_private_key(
+            &path,
+            pem.expose(),
+            &public_line,
+            overwrite,
+        )),
+        Job::Export {
+            tenant,
+            key_pair_ids,
+            path,
+            overwrite,
+        } => JobResult::Exported(export(service, &tenant, &key_pair_ids, &path, overwrite)),
+    }
+}
+
+fn import(
+    service: &KeyPairService,
+    tenant: String,
+    name: String,
+    source: ImportSource,
+) -> Result<crate::service::KeyPairSummary, String> {
+    let body: Zeroizing<Vec<u8>> = match source {
+        ImportSource::Pasted(text) => Zeroizing::new(text.expose().as_bytes().to_vec()),
+        ImportSource::File(path) => read_key_file(&path)?,
+    };
+    let input = if looks_like_private_key(&body) {
+        ImportInput::PrivateKey
+    } else {
+        ImportInput::PublicKey
+    };
+    let request = ImportKeyPairRequest {
+        tenant,
+        key_pair_name: name,
+        input,
+        body,
+    };
+    service
+        .import_key_pair(&request)
+        .map_err(|error| error.message)
+}
+
+/// Whether import input is a private key PEM rather than an `adbkey.pub` text.
+pub fn looks_like_private_key(body: &[u8]) -> bool {
+    body.windows(b"PRIVATE KEY-----".len())
+        .any(|window| window == b"PRIVATE KEY-----")
+}
+
+fn read_key_file(path: &Path) -> Result<Zeroizing<Vec<u8>>, String> {
+    let shown = path.display();
+    let file = fs::File::open(path).map_err(|error| format!("cannot read '{shown}': {error}"))?;
+    let length = file
+        .metadata()
+        .map_err(|error| format!("cannot read '{shown}': {error}"))?
+        .len();
+    if length > MAX_KEY_FILE {
+        return Err(format!(
+            "'{shown}' is {length} bytes; a key file is at most {MAX_KEY_FILE} bytes"
+        ));
+    }
+
+    let mut body = Zeroizing::new(Vec::with_capacity(usize::try_from(length).unwrap_or(0)));
+    file.take(MAX_KEY_FILE + 1)
+        .read_to_end(&mut body)
+        .map_err(|error| format!("cannot read '{shown}': {error}"))?;
+    Ok(body)
+}
+
+fn save_private_key(
+    path: &Path,
+    pem: &str,
+    public_line: &str,
+    overwrite: bool,
+) -> Result<WriteOutcome, String> {
+    let public_path = with_suffix(path, ".pub");
+    if !overwrite {
+        for candidate in [path, public_path.as_path()] {
+            if candidate.exists() {
+                return Ok(WriteOutcome::Exists(candidate.to_owned()));
+            }
+        }
+    }
+
+    let public_text = format!("{public_line}\n");
+    write_or_exists(path, pem.as_bytes(), PRIVATE_MODE, overwrite)?;
+    write_or_exists(&public_path, public_text.as_bytes(), PUBLIC_MODE, overwrite)?;
+    Ok(WriteOutcome::Written(vec![path.to_owned(), public_path]))
+}
+
+fn export(
+    service: &KeyPairService,
+    tenant: &str,
+    key_pair_ids: &[String],
+    path: &Path,
+    overwrite: bool,
+) -> Result<WriteOutcome, String> {
+    if !overwrite && path.exists() {
+        return Ok(WriteOutcome::Exists(path.to_owned()));
+    }
+
+    let text = service
+        .export_adb_keys(tenant, key_pair_ids)
+        .map_err(|error| error.message)?;
+    write_or_exists(path, text.as_bytes(), PUBLIC_MODE, overwrite)?;
+    Ok(WriteOutcome::Written(vec![path.to_owned()]))
+}
+
+fn write_or_exists(path: &Path, bytes: &[u8], mode: u32, overwrite: bool) -> Result<(), String> {
+    match write_atomic(path, bytes, mode, overwrite) {
+        Ok(()) => Ok(()),
+        Err(error @ WriteError::Exists { .. }) => Err(format!(
+            "{error}; it appeared while saving, nothing was overwritten"
+        )),
+        Err(error) => Err(error.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn private_key_pem_is_recognised_by_its_armour() {
+        assert!(looks_like_private_key(b"-----BEGIN PRIVATE KEY-----\nMII"));
+        assert!(looks_like_private_key(
+            b"-----BEGIN RSA PRIVATE KEY-----\nMII"
+        ));
+        assert!(!looks_like_private_key(b"QAAAAFx1 user@host\n"));
+    }
+
+    #[test]
+    fn saving_writes_both_files_and_refuses_to_overwrite() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("k.adbkey");
+
+        let first = save_private_key(&path, "PEM\n", "LINE c", false).expect("save");
+        assert_eq!(
+            first,
+            WriteOutcome::Written(vec![path.clone(), dir.path().join("k.adbkey.pub")])
+        );
+        assert_eq!(
+            fs::read_to_string(dir.path().join("k.adbkey.pub")).expect("pub"),
+            "LINE c\n"
+        );
+
+        let second = save_private_key(&path, "OTHER\n", "LINE d", false).expect("no error");
+        assert_eq!(second, WriteOutcome::Exists(path.clone()));
+        assert_eq!(fs::read_to_string(&path).expect("pem"), "PEM\n");
+
+        save_private_key(&path, "OTHER\n", "LINE d", true).expect("overwrite");
+        assert_eq!(fs::read_to_string(&path).expect("pem"), "OTHER\n");
+    }
+}

@@ -1,0 +1,493 @@
+//! Drawing the dialogs over the list: forms, the one-time reveal, prompts, confirmations, the
+//! tenant picker and the help overlay (generated from the binding table).
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Clear, Paragraph};
+use tui_input::Input;
+
+use crate::tui::app::App;
+use crate::tui::dialogs::{
+    Confirm, Confirmable, CreateForm, Dialog, FieldProblem, ImportField, ImportForm, PathPrompt,
+    PathPurpose, PendingKey, RenameForm, Reveal, TenantPicker,
+};
+use crate::tui::files::with_suffix;
+use crate::tui::jobs::looks_like_private_key;
+use crate::tui::keymap::help_sections;
+use crate::tui::render::{Theme, input_view, to_u16, wrap_words};
+use crate::tui::text::{fit, sanitize, width, wrap_hard};
+
+const NAME_RULE: &str = "2-128 characters: letters, Chinese characters, digits, ':', '_', '-'; \
+                         the first a letter or a Chinese character";
+
+/// Draws every open dialog, innermost last (so on top).
+pub fn render_dialogs(app: &App, theme: Theme, area: Rect, frame: &mut Frame) {
+    for (index, dialog) in app.dialogs.iter().enumerate() {
+        let innermost = index + 1 == app.dialogs.len();
+        let mut canvas = Canvas::new(theme, innermost);
+        match dialog {
+            Dialog::Create(form) => create_form(app, form, &mut canvas),
+            Dialog::Import(form) => import_form(form, &mut canvas),
+            Dialog::Rename(form) => rename_form(form, &mut canvas),
+            Dialog::Reveal(reveal) => reveal_key(reveal, area, &mut canvas),
+            Dialog::Path(prompt) => path_prompt(prompt, &mut canvas),
+            Dialog::Confirm(confirm) => confirmation(confirm, &mut canvas),
+            Dialog::Tenants(picker) => tenant_picker(app, picker, &mut canvas),
+            Dialog::Help { scroll } => help(*scroll, area, &mut canvas),
+        }
+        canvas.draw(area, frame);
+    }
+}
+
+/// A dialog's title, lines and optional text field, laid out and drawn centred.
+struct Canvas {
+    theme: Theme,
+    innermost: bool,
+    title: String,
+    width: u16,
+    /// Fixed height, or `None` to fit the lines.
+    height: Option<u16>,
+    lines: Vec<Line<'static>>,
+    /// `(line index, column, field)`: a text field drawn on that line, with the caret.
+    field: Option<(usize, usize, usize, (String, usize))>,
+}
+
+impl Canvas {
+    fn new(theme: Theme, innermost: bool) -> Self {
+        Self {
+            theme,
+            innermost,
+            title: String::new(),
+            width: 60,
+            height: None,
+            lines: Vec::new(),
+            field: None,
+        }
+    }
+
+    fn inner_width(&self, area: Rect) -> usize {
+        usize::from(
+            self.width
+                .min(area.width.saturating_sub(2))
+                .saturating_sub(4),
+        )
+    }
+
+    fn text(&mut self, text: impl Into<String>) {
+        self.lines.push(Line::from(text.into()));
+    }
+
+    fn styled(&mut self, text: impl Into<String>, style: Style) {
+        self.lines.push(Line::styled(text.into(), style));
+    }
+
+    fn wrapped(&mut self, text: &str, style: Style, max: usize) {
+        for line in wrap_words(text, max) {
+            self.styled(line, style);
+        }
+    }
+
+    /// A labelled text field on the next line; `active` puts the terminal cursor in it.
+    fn input(&mut self, input: &Input, field_width: usize, active: bool) {
+        let (shown, cursor) = input_view(input, field_width);
+        let marker = if active { "> " } else { "  " };
+        let pad = field_width.saturating_sub(width(&shown));
+        self.lines.push(Line::from(vec![
+            Span::raw(marker),
+            Span::styled(
+                format!("{shown}{}", " ".repeat(pad)),
+                Style::new().add_modifier(Modifier::UNDERLINED),
+            ),
+        ]));
+        if active {
+            self.field = Some((self.lines.len() - 1, 2, field_width, (shown, cursor)));
+        }
+    }
+
+    /// The problem with a name: a `^` under the offending character, then the message.
+    fn problem(&mut self, input: &Input, problem: Option<&FieldProblem>, field_width: usize) {
+        let Some(problem) = problem else {
+            self.wrapped(NAME_RULE, self.theme.dim(), field_width + 2);
+            return;
+        };
+        if let Some(position) = problem.position {
+            let (shown, _) = input_view(input, field_width);
+            let before: String = input
+                .value()
+                .chars()
+                .take(position.saturating_sub(1))
+                .collect();
+            let column = width(&before).min(width(&shown));
+            self.styled(format!("  {}^", " ".repeat(column)), self.theme.error());
+        }
+        self.wrapped(
+            &format!("error: {}", problem.message),
+            self.theme.error(),
+            field_width + 2,
+        );
+    }
+
+    fn draw(self, area: Rect, frame: &mut Frame) {
+        let width = self.width.min(area.width.saturating_sub(2)).max(1);
+        let wanted = self
+            .height
+            .unwrap_or_else(|| to_u16(self.lines.len()).saturating_add(2));
+        let height = wanted.min(area.height).max(1);
+        let rect = Rect {
+            x: area.x + (area.width.saturating_sub(width)) / 2,
+            y: area.y + (area.height.saturating_sub(height)) / 2,
+            width,
+            height,
+        };
+
+        let border = if self.innermost {
+            self.theme.title()
+        } else {
+            self.theme.dim()
+        };
+        let block = Block::bordered().border_style(border).title(Span::styled(
+            format!(" {} ", self.title),
+            self.theme.title(),
+        ));
+        let inner = block.inner(rect);
+        let padded = Rect {
+            x: inner.x.saturating_add(1),
+            width: inner.width.saturating_sub(2),
+            ..inner
+        };
+        frame.render_widget(Clear, rect);
+        frame.render_widget(block, rect);
+        frame.render_widget(Paragraph::new(self.lines), padded);
+
+        if self.innermost
+            && let Some((line, column, _, (_, cursor))) = self.field
+        {
+            let y = padded.y.saturating_add(to_u16(line));
+            if y < padded.bottom() {
+                let x = padded.x.saturating_add(to_u16(column + cursor));
+                frame.set_cursor_position((x.min(padded.right().saturating_sub(1)), y));
+            }
+        }
+    }
+}
+
+fn create_form(app: &App, form: &CreateForm, canvas: &mut Canvas) {
+    canvas.title = format!("New key pair in tenant '{}'", sanitize(&app.tenant));
+    canvas.width = 70;
+    let field_width = 60;
+
+    canvas.text("Name");
+    canvas.input(&form.name, field_width, true);
+    canvas.problem(&form.name, form.problem.as_ref(), field_width);
+    canvas.text("");
+    match &form.key {
+        PendingKey::Generating => {
+            canvas.styled(
+                "RSA-2048 key: generating in the background…",
+                canvas.theme.dim(),
+            );
+        }
+        PendingKey::Ready(_) => canvas.styled("RSA-2048 key: ready", canvas.theme.good()),
+        PendingKey::Failed(message) => canvas.wrapped(
+            &format!("error: key generation failed ({message}); Enter tries again"),
+            canvas.theme.error(),
+            field_width + 2,
+        ),
+    }
+    canvas.styled(
+        "Enter creates it; the private key is then shown once.",
+        canvas.theme.dim(),
+    );
+}
+
+fn import_form(form: &ImportForm, canvas: &mut Canvas) {
+    canvas.title = "Import a public key".to_owned();
+    canvas.width = 76;
+    let field_width = 66;
+
+    canvas.text("Name");
+    canvas.input(&form.name, field_width, form.focus == ImportField::Name);
+    canvas.problem(&form.name, form.problem.as_ref(), field_width);
+    canvas.text("");
+    canvas.wrapped(
+        "Key: paste an adbkey.pub line (or a private key PEM), or type a file path",
+        Style::new(),
+        field_width + 2,
+    );
+    match &form.pasted {
+        Some(pasted) => {
+            let text = pasted.expose();
+            let count = text.lines().count();
+            let lines = if count == 1 {
+                "1 line".to_owned()
+            } else {
+                format!("{count} lines")
+            };
+            let summary = if looks_like_private_key(text.as_bytes()) {
+                format!("pasted a private key PEM ({lines}); only its public half is kept")
+            } else {
+                let first = sanitize(text.lines().next().unwrap_or(""));
+                format!("pasted ({lines}): {first}")
+            };
+            let marker = if form.focus == ImportField::Key {
+                "> "
+            } else {
+                "  "
+            };
+            canvas.text(format!("{marker}{}", fit(&summary, field_width)));
+            canvas.styled("  Backspace clears the pasted key", canvas.theme.dim());
+        }
+        None => canvas.input(&form.path, field_width, form.focus == ImportField::Key),
+    }
+    if form.busy {
+        canvas.styled("importing…", canvas.theme.warning());
+    }
+    if let Some(error) = &form.error {
+        canvas.wrapped(
+            &format!("error: {error}"),
+            canvas.theme.error(),
+            field_width + 2,
+        );
+    }
+}
+
+fn rename_form(form: &RenameForm, canvas: &mut Canvas) {
+    canvas.title = format!("Rename {}", form.key_pair_id);
+    canvas.width = 70;
+    let field_width = 60;
+
+    canvas.text(format!(
+        "Current name: {}",
+        fit(&sanitize(&form.old_name), field_width)
+    ));
+    canvas.text("New name");
+    canvas.input(&form.name, field_width, true);
+    canvas.problem(&form.name, form.problem.as_ref(), field_width);
+    if form.busy {
+        canvas.styled("renaming…", canvas.theme.warning());
+    }
+    if let Some(error) = &form.error {
+        canvas.wrapped(
+            &format!("error: {error}"),
+            canvas.theme.error(),
+            field_width + 2,
+        );
+    }
+}
+
+fn reveal_key(reveal: &Reveal, area: Rect, canvas: &mut Canvas) {
+    canvas.title = format!(
+        "Private key of '{}' ({})",
+        sanitize(&reveal.name),
+        reveal.key_pair_id
+    );
+    canvas.width = 72;
+    canvas.height = Some(area.height);
+    let inner_width = canvas.inner_width(area);
+
+    canvas.wrapped(
+        "This is the only time this private key is shown: copy it (c) or save it (s) now.",
+        canvas.theme.warning(),
+        inner_width,
+    );
+    let state = if reveal.secured {
+        Line::styled("✓ copied or saved; Esc closes", canvas.theme.good())
+    } else {
+        Line::styled("not copied or saved yet", canvas.theme.dim())
+    };
+    canvas.lines.push(state);
+
+    if reveal.confirm_close {
+        canvas.styled(
+            "The private key will not be shown again. Close anyway? (y/N)",
+            canvas.theme.error().add_modifier(Modifier::REVERSED),
+        );
+    } else {
+        canvas.text("");
+    }
+
+    let body_rows = usize::from(canvas.height.unwrap_or(0).saturating_sub(2))
+        .saturating_sub(canvas.lines.len());
+    let pem_lines: Vec<String> = reveal
+        .pem
+        .expose()
+        .lines()
+        .flat_map(|line| wrap_hard(line, inner_width))
+        .collect();
+    let scroll = usize::from(reveal.scroll).min(pem_lines.len().saturating_sub(body_rows));
+    for line in pem_lines.iter().skip(scroll).take(body_rows) {
+        canvas.text(line.clone());
+    }
+}
+
+fn path_prompt(prompt: &PathPrompt, canvas: &mut Canvas) {
+    canvas.width = 72;
+    let field_width = 62;
+    match &prompt.purpose {
+        PathPurpose::SavePrivateKey => {
+            canvas.title = "Save the private key".to_owned();
+            canvas.text("File (mode 0600; the public key goes beside it as .pub)");
+        }
+        PathPurpose::Export {
+            tenant,
+            key_pair_ids,
+        } => {
+            canvas.title = format!("Export adb_keys of tenant '{}'", sanitize(tenant));
+            let which = if key_pair_ids.is_empty() {
+                "every key pair of the tenant".to_owned()
+            } else {
+                format!("the {} marked key pairs", key_pair_ids.len())
+            };
+            canvas.text(format!("File for the public keys of {which}"));
+        }
+    }
+    canvas.input(&prompt.input, field_width, true);
+    if let PathPurpose::SavePrivateKey = prompt.purpose {
+        let public = with_suffix(std::path::Path::new(prompt.input.value()), ".pub");
+        canvas.styled(
+            fit(
+                &format!("and '{}'", sanitize(&public.to_string_lossy())),
+                field_width + 2,
+            ),
+            canvas.theme.dim(),
+        );
+    }
+    if prompt.busy {
+        canvas.styled("writing…", canvas.theme.warning());
+    }
+    if let Some(error) = &prompt.error {
+        canvas.wrapped(
+            &format!("error: {error}"),
+            canvas.theme.error(),
+            field_width + 2,
+        );
+    }
+}
+
+fn confirmation(confirm: &Confirm, canvas: &mut Canvas) {
+    canvas.title = confirm.action.title().to_owned();
+    canvas.width = 70;
+    let text_width = 62;
+
+    match &confirm.action {
+        Confirmable::Delete { tenant, targets } => {
+            let noun = if targets.len() == 1 {
+                "key pair"
+            } else {
+                "key pairs"
+            };
+            canvas.text(format!(
+                "Delete {} {noun} from tenant '{}'?",
+                targets.len(),
+                sanitize(tenant)
+            ));
+            let shown = 6;
+            for (id, name) in targets.iter().take(shown) {
+                canvas.text(format!(
+                    "  {} ({id})",
+                    fit(&sanitize(name), text_width - 26)
+                ));
+            }
+            if targets.len() > shown {
+                canvas.text(format!("  and {} more", targets.len() - shown));
+            }
+            canvas.styled(
+                "Phones that trust these keys keep them; the store forgets them.",
+                canvas.theme.dim(),
+            );
+        }
+        Confirmable::OverwritePrivateKey { path } | Confirmable::OverwriteExport { path, .. } => {
+            canvas.wrapped(
+                &format!(
+                    "'{}' exists. Overwrite it?",
+                    sanitize(&path.to_string_lossy())
+                ),
+                Style::new(),
+                text_width,
+            );
+        }
+    }
+    canvas.text("");
+
+    let cancel = button("Cancel", !confirm.confirm_focused, canvas.theme);
+    let verb = button(confirm.action.verb(), confirm.confirm_focused, canvas.theme);
+    canvas
+        .lines
+        .push(Line::from(vec![cancel, Span::raw("   "), verb]));
+}
+
+fn button(label: &str, focused: bool, theme: Theme) -> Span<'static> {
+    if focused {
+        Span::styled(format!("> {label} <"), theme.selected())
+    } else {
+        Span::raw(format!("  {label}  "))
+    }
+}
+
+fn tenant_picker(app: &App, picker: &TenantPicker, canvas: &mut Canvas) {
+    canvas.title = "Switch tenant".to_owned();
+    canvas.width = 56;
+    let field_width = 46;
+
+    canvas.text("Tenant (type to narrow, or a new name)");
+    canvas.input(&picker.input, field_width, true);
+    canvas.text("");
+    if picker.tenants.is_none() {
+        canvas.styled("reading the store…", canvas.theme.dim());
+    }
+    let rows = 10;
+    let first = picker.selected.saturating_sub(rows - 1);
+    for (index, entry) in picker.entries.iter().enumerate().skip(first).take(rows) {
+        let selected = index == picker.selected;
+        let marker = if selected { "> " } else { "  " };
+        let current = if entry.tenant == app.tenant {
+            " (current)"
+        } else {
+            ""
+        };
+        let text = match (entry.key_pair_count, &entry.problem) {
+            (Some(count), _) => format!(
+                "{marker}{:<28} {count:>3} key pairs{current}",
+                fit(&sanitize(&entry.tenant), 28)
+            ),
+            (None, None) => format!("{marker}new tenant '{}'", fit(&sanitize(&entry.tenant), 28)),
+            (None, Some(problem)) => format!("{marker}'{}': {problem}", sanitize(&entry.tenant)),
+        };
+        let style = if selected {
+            canvas.theme.selected()
+        } else if entry.problem.is_some() {
+            canvas.theme.error()
+        } else {
+            Style::new()
+        };
+        canvas.styled(fit(&text, field_width + 2), style);
+    }
+    if let Some(error) = &picker.error {
+        canvas.wrapped(
+            &format!("error: {error}"),
+            canvas.theme.error(),
+            field_width + 2,
+        );
+    }
+}
+
+fn help(scroll: u16, area: Rect, canvas: &mut Canvas) {
+    canvas.title = "Help: every binding (j/k scroll, Esc closes)".to_owned();
+    canvas.width = 76;
+    canvas.height = Some(area.height);
+    let inner_width = canvas.inner_width(area);
+
+    let mut lines: Vec<Line<'static>> = Vec::new();
+    for (heading, entries) in help_sections() {
+        lines.push(Line::styled(heading.to_owned(), canvas.theme.title()));
+        for (keys, description) in entries {
+            let text = format!("  {keys:<16} {description}");
+            lines.push(Line::from(fit(&text, inner_width)));
+        }
+    }
+    let rows = usize::from(canvas.height.unwrap_or(0).saturating_sub(2));
+    let scroll = usize::from(scroll).min(lines.len().saturating_sub(rows));
+    canvas.lines = lines.into_iter().skip(scroll).collect();
+}

@@ -1,0 +1,125 @@
+//! Text for the screen: widths in terminal cells (unicode-width), cutting with an ellipsis
+//! without splitting a character, and stripping what a terminal would interpret.
+
+use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
+
+/// Removes control characters and bidirectional overrides, which could move the cursor or
+/// reorder what the user sees.
+pub fn sanitize(text: &str) -> String {
+    text.chars()
+        .filter(|character| !character.is_control() && !is_bidi_control(*character))
+        .collect()
+}
+
+fn is_bidi_control(character: char) -> bool {
+    matches!(
+        character,
+        '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'
+    )
+}
+
+/// The width of `text` in terminal cells.
+pub fn width(text: &str) -> usize {
+    UnicodeWidthStr::width(text)
+}
+
+/// `text` cut to at most `max` cells; a cut text ends with `…`. A two-cell character that
+/// does not fit whole is left out, never split.
+pub fn fit(text: &str, max: usize) -> String {
+    if width(text) <= max {
+        return text.to_owned();
+    }
+    if max == 0 {
+        return String::new();
+    }
+
+    let budget = max - 1;
+    let mut used = 0;
+    let mut fitted = String::new();
+    for character in text.chars() {
+        let cells = character.width().unwrap_or(0);
+        if used + cells > budget {
+            break;
+        }
+        used += cells;
+        fitted.push(character);
+    }
+    fitted.push('…');
+    fitted
+}
+
+/// `text` cut from the left to at most `max` cells, keeping its end (for paths).
+pub fn fit_left(text: &str, max: usize) -> String {
+    if width(text) <= max {
+        return text.to_owned();
+    }
+    if max == 0 {
+        return String::new();
+    }
+
+    let budget = max - 1;
+    let mut used = 0;
+    let mut kept: Vec<char> = Vec::new();
+    for character in text.chars().rev() {
+        let cells = character.width().unwrap_or(0);
+        if used + cells > budget {
+            break;
+        }
+        used += cells;
+        kept.push(character);
+    }
+    std::iter::once('…').chain(kept.into_iter().rev()).collect()
+}
+
+/// `text` broken into lines of at most `max` cells, by character (for base64 and keys).
+pub fn wrap_hard(text: &str, max: usize) -> Vec<String> {
+    let max = max.max(1);
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    let mut used = 0;
+    for character in text.chars() {
+        let cells = character.width().unwrap_or(0);
+        if used + cells > max && !line.is_empty() {
+            lines.push(std::mem::take(&mut line));
+            used = 0;
+        }
+        used += cells;
+        line.push(character);
+    }
+    if !line.is_empty() {
+        lines.push(line);
+    }
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chinese_is_two_cells_and_never_split() {
+        assert_eq!(width("密钥"), 4);
+        assert_eq!(fit("生产环境密钥", 6), "生产…");
+        assert_eq!(fit("生产环境密钥", 5), "生产…");
+        assert_eq!(width(&fit("生产环境密钥", 5)), 5);
+        assert_eq!(fit("ab", 2), "ab");
+        assert_eq!(fit("abc", 0), "");
+        assert_eq!(fit("abc", 1), "…");
+    }
+
+    #[test]
+    fn left_fit_keeps_the_end() {
+        assert_eq!(fit_left("/home/op/.local/share/adbkeys", 10), "…e/adbkeys");
+    }
+
+    #[test]
+    fn controls_and_bidi_overrides_are_removed() {
+        assert_eq!(sanitize("a\u{1b}[2Jb\u{202e}c\n"), "a[2Jbc");
+    }
+
+    #[test]
+    fn hard_wrap_cuts_at_the_width() {
+        assert_eq!(wrap_hard("abcdefg", 3), vec!["abc", "def", "g"]);
+        assert_eq!(wrap_hard("", 3), Vec::<String>::new());
+    }
+}

@@ -1,0 +1,1617 @@
+//! The console: snapshots of every screen at 80x24 and 120x40 (ratatui's TestBackend, insta),
+//! key-sequence tests of the state machine fed with fixed results, and runs against the real
+//! service on a temporary store.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use adbkeys::service::{CreatedKeyPair, KeyPairDetail, KeyPairService, TenantSummary};
+use adbkeys::store::Store;
+use adbkeys::tui::app::{App, AppOptions, GenerationPhase};
+use adbkeys::tui::clipboard::CopyOutcome;
+use adbkeys::tui::dialogs::{Confirmable, Dialog, ImportField, PendingKey};
+use adbkeys::tui::event::{
+    AppEvent, Effect, ImportSource, Job, JobResult, NewKeyPair, WriteOutcome,
+};
+use adbkeys::tui::jobs;
+use adbkeys::tui::render::render;
+use chrono::FixedOffset;
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use unicode_width::UnicodeWidthStr;
+use zeroize::Zeroizing;
+
+// ----- fixtures -----
+
+/// A key pair with fixed, made-up values (rendering never parses them).
+fn detail(number: usize, name: &str, source: &str) -> KeyPairDetail {
+    let hex: Vec<String> = (0..16)
+        .map(|byte| format!("{:02X}", (number * 37 + byte * 11) % 256))
+        .collect();
+    let body: String = "QAAAAKtTn1mWb4F2"
+        .chars()
+        .cycle()
+        .skip(number % 16)
+        .take(700)
+        .collect();
+    KeyPairDetail {
+        key_pair_id: format!("kp-{:017}", number * 7919),
+        key_pair_name: name.to_owned(),
+        gmt_created: format!("2024-06-{:02} {:02}:45:09.0", 1 + number % 28, number % 24),
+        source: source.to_owned(),
+        public_key_body: format!("{body} user@host"),
+        fingerprint_md5: hex.join(":"),
+        fingerprint_sha256: format!("SHA256:{}", "3YLpHFMEwHuy3l6tWgCxMOEUFQiXlZxVkaapfp9+bVI"),
+    }
+}
+
+fn sample_items() -> Vec<KeyPairDetail> {
+    vec![
+        detail(1, "build-farm-01", "Created"),
+        detail(2, "生产环境密钥", "Imported"),
+        detail(
+            3,
+            "ci:release_signing-key-for-the-nightly-phone-fleet",
+            "Created",
+        ),
+        detail(4, "测试手机集群调试用的很长很长的名字", "Created"),
+        detail(5, "qa-lab", "Imported"),
+    ]
+}
+
+/// A PEM-shaped text that is not a key, for screens that show one.
+fn fake_pem() -> Zeroizing<String> {
+    let mut text = String::from("-----BEGIN PRIVATE KEY-----\n");
+    for line in 0..25 {
+        let body: String = "FAKEKEYFORSNAPSHOTSONLY0123456789"
+            .chars()
+            .cycle()
+            .skip(line)
+            .take(64)
+            .collect();
+        text.push_str(&body);
+        text.push('\n');
+    }
+    text.push_str("-----END PRIVATE KEY-----\n");
+    Zeroizing::new(text)
+}
+
+fn press(code: KeyCode) -> AppEvent {
+    AppEvent::Key(KeyEvent::new(code, KeyModifiers::NONE))
+}
+
+fn ctrl(character: char) -> AppEvent {
+    AppEvent::Key(KeyEvent::new(
+        KeyCode::Char(character),
+        KeyModifiers::CONTROL,
+    ))
+}
+
+fn char_key(character: char) -> AppEvent {
+    press(KeyCode::Char(character))
+}
+
+/// The app driven by events, with the effects it asked for collected.
+struct Drive {
+    app: App,
+    base: Instant,
+    effects: Vec<Effect>,
+}
+
+impl Drive {
+    fn new(width: u16, height: u16) -> Self {
+        let base = Instant::now();
+        let mut app = App::new(AppOptions {
+            tenant: "default".to_owned(),
+            store_label: "~/.local/share/adbkeys".to_owned(),
+            utc_offset: FixedOffset::east_opt(8 * 3600).expect("valid offset"),
+            color: false,
+            now: base,
+            width,
+            height,
+        });
+        let effects = app.start();
+        Self { app, base, effects }
+    }
+
+    /// A console showing `items` in tenant `default`.
+    fn with_items(width: u16, height: u16, items: Vec<KeyPairDetail>) -> Self {
+        let mut drive = Self::new(width, height);
+        drive.answer_list(items);
+        drive
+    }
+
+    fn send(&mut self, event: AppEvent) {
+        let effects = self.app.update(event);
+        self.effects.extend(effects);
+    }
+
+    fn key(&mut self, code: KeyCode) {
+        self.send(press(code));
+    }
+
+    fn ch(&mut self, character: char) {
+        self.send(char_key(character));
+    }
+
+    fn ctrl(&mut self, character: char) {
+        self.send(ctrl(character));
+    }
+
+    fn type_text(&mut self, text: &str) {
+        for character in text.chars() {
+            self.ch(character);
+        }
+    }
+
+    /// Moves the clock to `base + seconds`.
+    fn at(&mut self, seconds: f64) {
+        self.send(AppEvent::Tick(self.base + Duration::from_secs_f64(seconds)));
+    }
+
+    fn take_effects(&mut self) -> Vec<Effect> {
+        std::mem::take(&mut self.effects)
+    }
+
+    /// The jobs asked for since the last call (other effects are kept).
+    fn take_jobs(&mut self) -> Vec<Job> {
+        let mut jobs = Vec::new();
+        let mut rest = Vec::new();
+        for effect in self.take_effects() {
+            match effect {
+                Effect::Run(job) => jobs.push(job),
+                other => rest.push(other),
+            }
+        }
+        self.effects = rest;
+        jobs
+    }
+
+    /// Answers the pending list request(s) with `items`.
+    fn answer_list(&mut self, items: Vec<KeyPairDetail>) {
+        let requests: Vec<(String, u64)> = self
+            .take_jobs()
+            .into_iter()
+            .filter_map(|job| match job {
+                Job::List { tenant, request } => Some((tenant, request)),
+                _ => None,
+            })
+            .collect();
+        let (tenant, request) = requests.last().cloned().expect("a list request is pending");
+        self.send(AppEvent::Done(JobResult::Listed {
+            tenant,
+            request,
+            result: Ok(items),
+        }));
+    }
+
+    fn resize(&mut self, width: u16, height: u16) {
+        self.send(AppEvent::Resize { width, height });
+    }
+
+    fn screen(&self, width: u16, height: u16) -> String {
+        screen_of(&self.app, width, height)
+    }
+
+    fn top(&self) -> Option<&Dialog> {
+        self.app.dialogs.last()
+    }
+}
+
+/// The text of the screen, one line per row, trailing spaces removed; wide characters are
+/// written once (their second cell is not repeated).
+fn screen_of(app: &App, width: u16, height: u16) -> String {
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).expect("test terminal");
+    terminal.draw(|frame| render(app, frame)).expect("draw");
+    let buffer = terminal.backend().buffer();
+
+    let mut text = String::new();
+    for y in 0..buffer.area.height {
+        let mut line = String::new();
+        let mut skip = 0;
+        for x in 0..buffer.area.width {
+            let symbol = buffer[(x, y)].symbol();
+            if skip == 0 {
+                line.push_str(symbol);
+                skip = symbol.width().saturating_sub(1);
+            } else {
+                skip -= 1;
+            }
+        }
+        text.push_str(line.trim_end());
+        text.push('\n');
+    }
+    text
+}
+
+/// Snapshots the screen at 80x24 and at 120x40.
+fn snapshot_both(name: &str, drive: &mut Drive) {
+    for (width, height) in [(80, 24), (120, 40)] {
+        drive.resize(width, height);
+        let screen = drive.screen(width, height);
+        for line in screen.lines() {
+            assert!(
+                line.width() <= usize::from(width),
+                "line wider than the screen: {line}"
+            );
+        }
+        insta::assert_snapshot!(format!("{name}_{width}x{height}"), screen);
+    }
+}
+
+// ----- snapshots -----
+
+#[test]
+fn snapshot_list() {
+    let mut drive = Drive::with_items(80, 24, sample_items());
+    drive.key(KeyCode::Down);
+    snapshot_both("list", &mut drive);
+}
+
+#[test]
+fn snapshot_empty_store() {
+    let mut drive = Drive::with_items(80, 24, Vec::new());
+    snapshot_both("empty_store", &mut drive);
+}
+
+#[test]
+fn snapshot_loading_before_the_first_list() {
+    let mut drive = Drive::new(80, 24);
+    snapshot_both("loading", &mut drive);
+}
+
+#[test]
+fn snapshot_marked_rows_and_filter() {
+    let mut drive = Drive::with_items(80, 24, sample_items());
+    drive.ch(' ');
+    drive.ch(' ');
+    drive.ch('/');
+    drive.type_text("e");
+    snapshot_both("filter_typing", &mut drive);
+}
+
+#[test]
+fn snapshot_quota_warning_and_many_rows() {
+    let items: Vec<KeyPairDetail> = (0..460)
+        .map(|number| detail(number, &format!("phone-{number:03}"), "Created"))
+        .collect();
+    let mut drive = Drive::with_items(80, 24, items);
+    drive.key(KeyCode::End);
+    snapshot_both("quota_warning", &mut drive);
+}
+
+#[test]
+fn snapshot_create_form_with_a_rule_broken() {
+    let mut drive = Drive::with_items(80, 24, sample_items());
+    drive.ch('n');
+    drive.type_text("prod phone");
+    snapshot_both("create_form_invalid", &mut drive);
+}
+
+#[test]
+fn snapshot_create_form_duplicate_and_key_ready() {
+    let mut drive = Drive::with_items(80, 24, sample_items());
+    drive.ch('n');
+    drive.type_text("qa-lab");
+    let generation = match drive.top() {
+        Some(Dialog::Create(form)) => form.generation,
+        other => panic!("expected the creation form, got {other:?}"),
+    };
+    let key = adbkeys::keys::generate_key_pair().expect("key generation");
+    drive.send(AppEvent::Done(JobResult::Generated {
+        generation,
+        result: Ok(Box::new(key)),
+    }));
+    snapshot_both("create_form_duplicate", &mut drive);
+}
+
+#[test]
+fn snapshot_generation_in_progress() {
+    let mut drive = Drive::with_items(80, 24, sample_items());
+    drive.ch('n');
+    drive.type_text("new-phone");
+    drive.key(KeyCode::Enter);
+    drive.at(1.25);
+    snapshot_both("generating", &mut drive);
+}
+
+fn reveal_drive() -> Drive {
+    let mut drive = Drive::with_items(80, 24, sample_items());
+    drive.ch('n');
+    drive.type_text("new-phone");
+    drive.key(KeyCode::Enter);
+    let generation = drive.app.generation.as_ref().expect("generation").id;
+    drive.take_jobs();
+    drive.send(AppEvent::Done(JobResult::Created {
+        generation,
+        result: Ok(NewKeyPair(CreatedKeyPair {
+            key_pair_id: "kp-0000000000new001".to_owned(),
+            key_pair_name: "new-phone".to_owned(),
+            private_key_body: fake_pem(),
+            gmt_created: "2024-06-30 08:45:09.0".to_owned(),
+            public_key_line: "QAAAAFAKE user@host".to_owned(),
+        })),
+    }));
+    drive.take_jobs();
+    drive
+}
+
+#[test]
+fn snapshot_reveal_and_close_question() {
+    let mut drive = reveal_drive();
+    snapshot_both("reveal", &mut drive);
+    drive.key(KeyCode::Esc);
+    snapshot_both("reveal_close_question", &mut drive);
+}
+
+#[test]
+fn snapshot_save_prompt_and_overwrite_question() {
+    let mut drive = reveal_drive();
+    drive.ch('s');
+    snapshot_both("save_prompt", &mut drive);
+    drive.key(KeyCode::Enter);
+    drive.take_jobs();
+    drive.send(AppEvent::Done(JobResult::SavedPrivateKey(Ok(
+        WriteOutcome::Exists(PathBuf::from("./new-phone.adbkey")),
+    ))));
+    snapshot_both("save_overwrite_question", &mut drive);
+}
+
+#[test]
+fn snapshot_copied_countdown() {
+    let mut drive = reveal_drive();
+    drive.ch('c');
+    drive.take_effects();
+    drive.send(AppEvent::Done(JobResult::Copied {
+        outcome: CopyOutcome {
+            delivered: true,
+            message: "sent to the terminal via OSC 52".to_owned(),
+            warning: None,
+        },
+        secret: true,
+    }));
+    drive.key(KeyCode::Esc);
+    drive.at(2.5);
+    snapshot_both("copied_countdown", &mut drive);
+}
+
+#[test]
+fn snapshot_import_form_pasted_and_refused() {
+    let mut drive = Drive::with_items(80, 24, sample_items());
+    drive.ch('i');
+    drive.type_text("laptop-key");
+    drive.key(KeyCode::Enter);
+    snapshot_both("import_form_empty", &mut drive);
+    let public = std::fs::read_to_string(cases().join("adbkey.pub")).expect("case file");
+    drive.send(AppEvent::Paste(public));
+    snapshot_both("import_form_pasted", &mut drive);
+    drive.key(KeyCode::Enter);
+    drive.take_jobs();
+    drive.send(AppEvent::Done(JobResult::Imported(Err(
+        "tenant 'default' already holds this public key as kp-00000000000007919".to_owned(),
+    ))));
+    snapshot_both("import_form_refused", &mut drive);
+}
+
+#[test]
+fn snapshot_rename_form() {
+    let mut drive = Drive::with_items(80, 24, sample_items());
+    drive.key(KeyCode::Down);
+    drive.ch('r');
+    drive.type_text("-2");
+    snapshot_both("rename_form", &mut drive);
+}
+
+#[test]
+fn snapshot_delete_confirmation() {
+    let mut drive = Drive::with_items(80, 24, sample_items());
+    drive.ch(' ');
+    drive.ch(' ');
+    drive.ch('d');
+    snapshot_both("delete_confirmation", &mut drive);
+}
+
+#[test]
+fn snapshot_tenant_picker() {
+    let mut drive = Drive::with_items(80, 24, sample_items());
+    drive.ch('t');
+    drive.take_jobs();
+    drive.send(AppEvent::Done(JobResult::Tenants(Ok(vec![
+        TenantSummary {
+            tenant: "default".to_owned(),
+            key_pair_count: 5,
+            quota: 500,
+        },
+        TenantSummary {
+            tenant: "staging".to_owned(),
+            key_pair_count: 12,
+            quota: 500,
+        },
+    ]))));
+    snapshot_both("tenant_picker", &mut drive);
+    drive.type_text("sta");
+    snapshot_both("tenant_picker_typed", &mut drive);
+}
+
+#[test]
+fn snapshot_help() {
+    let mut drive = Drive::with_items(80, 24, sample_items());
+    drive.ch('?');
+    snapshot_both("help", &mut drive);
+}
+
+#[test]
+fn snapshot_export_prompt() {
+    let mut drive = Drive::with_items(80, 24, sample_items());
+    drive.ch('e');
+    snapshot_both("export_prompt", &mut drive);
+}
+
+#[test]
+fn snapshot_terminal_too_small_and_zero_size() {
+    let mut drive = Drive::with_items(50, 10, sample_items());
+    insta::assert_snapshot!("too_small_50x10", drive.screen(50, 10));
+
+    for (width, height) in [(0, 0), (1, 1), (5, 3), (59, 15), (60, 14), (60, 15)] {
+        drive.resize(width, height);
+        drive.ch('n');
+        let _ = drive.screen(width, height);
+    }
+}
+
+// ----- state machine -----
+
+fn cases() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/cases")
+}
+
+#[test]
+fn moving_through_the_list() {
+    let items: Vec<KeyPairDetail> = (0..100)
+        .map(|number| detail(number, &format!("phone-{number:03}"), "Created"))
+        .collect();
+    let mut drive = Drive::with_items(80, 24, items);
+    let rows = drive.app.table_rows();
+    assert!(rows > 3, "the table shows {rows} rows at 80x24");
+
+    drive.ch('j');
+    drive.key(KeyCode::Down);
+    assert_eq!(drive.app.selected, 2);
+    drive.ch('k');
+    assert_eq!(drive.app.selected, 1);
+    drive.ch('G');
+    assert_eq!(drive.app.selected, 99);
+    assert_eq!(drive.app.offset, 100 - rows);
+    drive.ch('g');
+    assert_eq!(drive.app.selected, 0);
+    drive.key(KeyCode::End);
+    drive.key(KeyCode::Home);
+    assert_eq!(drive.app.selected, 0);
+    drive.key(KeyCode::PageDown);
+    assert_eq!(drive.app.selected, rows);
+    drive.key(KeyCode::PageUp);
+    assert_eq!(drive.app.selected, 0);
+    drive.ctrl('d');
+    assert_eq!(drive.app.selected, rows.div_ceil(2));
+    drive.ctrl('u');
+    assert_eq!(drive.app.selected, 0);
+    drive.key(KeyCode::Up);
+    assert_eq!(drive.app.selected, 0, "no wrap above the first row");
+}
+
+#[test]
+fn escape_never_quits_and_q_quits_only_from_the_list() {
+    let mut drive = Drive::with_items(80, 24, sample_items());
+    for _ in 0..3 {
+        drive.key(KeyCode::Esc);
+    }
+    assert!(!drive.app.quitting);
+
+    drive.ch('n');
+    drive.ch('q');
+    assert!(!drive.app.quitting, "q in a form is typed, not a quit");
+    drive.key(KeyCode::Esc);
+    assert!(drive.app.dialogs.is_empty());
+    drive.ch('q');
+    assert!(drive.app.quitting);
+    assert!(
+        drive
+            .take_effects()
+            .iter()
+            .any(|effect| matches!(effect, Effect::Quit))
+    );
+}
+
+#[test]
+fn control_c_quits_from_a_dialog_and_clears_a_copied_key() {
+    let mut drive = reveal_drive();
+    drive.ch('c');
+    let copies: Vec<Effect> = drive.take_effects();
+    assert!(matches!(
+        copies.as_slice(),
+        [Effect::Copy { secret: true, .. }]
+    ));
+    drive.send(AppEvent::Done(JobResult::Copied {
+        outcome: CopyOutcome {
+            delivered: true,
+            message: "sent to the terminal via OSC 52".to_owned(),
+            warning: None,
+        },
+        secret: true,
+    }));
+    drive.ch('s');
+    drive.ctrl('c');
+    let effects = drive.take_effects();
+    assert!(drive.app.quitting);
+    match effects.as_slice() {
+        [Effect::ClearSecret(secret), Effect::Quit] => {
+            assert_eq!(secret.expose(), fake_pem().as_str());
+        }
+        other => panic!("expected a clear then quit, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_hangup_clears_the_copied_key_before_quitting() {
+    let mut drive = reveal_drive();
+    drive.ch('c');
+    drive.take_effects();
+    drive.send(AppEvent::Done(JobResult::Copied {
+        outcome: CopyOutcome {
+            delivered: true,
+            message: "sent".to_owned(),
+            warning: None,
+        },
+        secret: true,
+    }));
+    drive.send(AppEvent::Shutdown);
+    let effects = drive.take_effects();
+    assert!(matches!(
+        effects.as_slice(),
+        [Effect::ClearSecret(_), Effect::Quit]
+    ));
+}
+
+#[test]
+fn create_uses_the_key_generated_while_typing() {
+    let mut drive = Drive::with_items(80, 24, sample_items());
+    drive.ch('n');
+    let generation = match drive.take_jobs().as_slice() {
+        [Job::Generate { generation }] => *generation,
+        other => panic!("opening the form starts a key generation, got {other:?}"),
+    };
+
+    drive.type_text("new-phone");
+    let key = adbkeys::keys::generate_key_pair().expect("key generation");
+    let public = key.public.clone();
+    drive.send(AppEvent::Done(JobResult::Generated {
+        generation,
+        result: Ok(Box::new(key)),
+    }));
+    assert!(matches!(
+        drive.top(),
+        Some(Dialog::Create(form)) if matches!(form.key, PendingKey::Ready(_))
+    ));
+
+    drive.key(KeyCode::Enter);
+    match drive.take_jobs().as_slice() {
+        [
+            Job::Create {
+                tenant, name, key, ..
+            },
+        ] => {
+            assert_eq!(tenant, "default");
+            assert_eq!(name, "new-phone");
+            assert_eq!(
+                key.public, public,
+                "the pre-generated key is the one stored"
+            );
+        }
+        other => panic!("expected one create, got {other:?}"),
+    }
+    assert!(
+        drive.app.dialogs.is_empty(),
+        "the form closes; the console stays usable"
+    );
+    assert_eq!(
+        drive
+            .app
+            .generation
+            .as_ref()
+            .map(|generation| generation.phase),
+        Some(GenerationPhase::Storing)
+    );
+}
+
+#[test]
+fn create_waits_for_a_key_still_generating_and_esc_cancels_it() {
+    let mut drive = Drive::with_items(80, 24, sample_items());
+    drive.ch('n');
+    let first = match drive.take_jobs().as_slice() {
+        [Job::Generate { generation }] => *generation,
+        other => panic!("{other:?}"),
+    };
+    drive.type_text("slow-key");
+    drive.key(KeyCode::Enter);
+    assert!(
+        drive.take_jobs().is_empty(),
+        "nothing to store until the key exists"
+    );
+    assert_eq!(
+        drive
+            .app
+            .generation
+            .as_ref()
+            .map(|generation| generation.phase),
+        Some(GenerationPhase::Generating)
+    );
+
+    // The list stays usable while the key is made.
+    drive.ch('j');
+    assert_eq!(drive.app.selected, 1);
+
+    drive.key(KeyCode::Esc);
+    assert!(drive.app.generation.is_none(), "Esc cancels the generation");
+    let key = adbkeys::keys::generate_key_pair().expect("key generation");
+    drive.send(AppEvent::Done(JobResult::Generated {
+        generation: first,
+        result: Ok(Box::new(key)),
+    }));
+    assert!(
+        drive.take_jobs().is_empty(),
+        "a cancelled key is dropped, never stored"
+    );
+}
+
+#[test]
+fn a_key_made_for_a_closed_form_never_reaches_another_form() {
+    let mut drive = Drive::with_items(80, 24, sample_items());
+    drive.ch('n');
+    let first = match drive.take_jobs().as_slice() {
+        [Job::Generate { generation }] => *generation,
+        other => panic!("{other:?}"),
+    };
+    drive.key(KeyCode::Esc);
+    drive.ch('n');
+    let second = match drive.take_jobs().as_slice() {
+        [Job::Generate { generation }] => *generation,
+        other => panic!("{other:?}"),
+    };
+    assert_ne!(first, second);
+
+    let key = adbkeys::keys::generate_key_pair().expect("key generation");
+    drive.send(AppEvent::Done(JobResult::Generated {
+        generation: first,
+        result: Ok(Box::new(key)),
+    }));
+    assert!(matches!(
+        drive.top(),
+        Some(Dialog::Create(form)) if matches!(form.key, PendingKey::Generating)
+    ));
+}
+
+#[test]
+fn the_name_is_checked_as_it_is_typed() {
+    let mut drive = Drive::with_items(80, 24, sample_items());
+    drive.ch('n');
+    drive.type_text("1phone");
+    let problem = match drive.top() {
+        Some(Dialog::Create(form)) => form.problem.clone().expect("a leading digit is refused"),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(problem.position, Some(1));
+    assert!(
+        problem.message.contains("character 1"),
+        "{}",
+        problem.message
+    );
+
+    drive.key(KeyCode::Home);
+    drive.key(KeyCode::Delete);
+    assert!(matches!(drive.top(), Some(Dialog::Create(form)) if form.problem.is_none()));
+
+    drive.key(KeyCode::End);
+    drive.type_text(" x");
+    let problem = match drive.top() {
+        Some(Dialog::Create(form)) => form.problem.clone().expect("a space is refused"),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        problem.position,
+        Some(6),
+        "'phone x': the space is the sixth character"
+    );
+
+    drive.ctrl('u');
+    drive.type_text("qa-lab");
+    let problem = match drive.top() {
+        Some(Dialog::Create(form)) => form.problem.clone().expect("a duplicate is refused"),
+        other => panic!("{other:?}"),
+    };
+    assert!(problem.message.contains("'qa-lab'"), "{}", problem.message);
+
+    drive.key(KeyCode::Enter);
+    assert!(
+        matches!(drive.top(), Some(Dialog::Create(_))),
+        "Enter keeps a refused form"
+    );
+    assert!(drive.app.generation.is_none());
+}
+
+#[test]
+fn a_pasted_newline_never_submits_a_form() {
+    let mut drive = Drive::with_items(80, 24, sample_items());
+    drive.ch('n');
+    drive.send(AppEvent::Paste("pasted-name\n".to_owned()));
+    match drive.top() {
+        Some(Dialog::Create(form)) => assert_eq!(form.name.value(), "pasted-name"),
+        other => panic!("{other:?}"),
+    }
+    assert!(drive.app.generation.is_none());
+}
+
+#[test]
+fn the_reveal_asks_before_closing_an_unsaved_key() {
+    let mut drive = reveal_drive();
+    drive.key(KeyCode::Esc);
+    assert!(matches!(drive.top(), Some(Dialog::Reveal(reveal)) if reveal.confirm_close));
+    drive.ch('n');
+    assert!(matches!(drive.top(), Some(Dialog::Reveal(reveal)) if !reveal.confirm_close));
+    drive.key(KeyCode::Esc);
+    drive.key(KeyCode::Enter);
+    assert!(
+        matches!(drive.top(), Some(Dialog::Reveal(_))),
+        "the default answer is No"
+    );
+    drive.key(KeyCode::Esc);
+    drive.ch('y');
+    assert!(drive.app.dialogs.is_empty());
+}
+
+#[test]
+fn copying_the_private_key_counts_down_then_clears_it() {
+    let mut drive = reveal_drive();
+    drive.ch('c');
+    match drive.take_effects().as_slice() {
+        [Effect::Copy { text, secret: true }] => assert_eq!(text.expose(), fake_pem().as_str()),
+        other => panic!("{other:?}"),
+    }
+    drive.send(AppEvent::Done(JobResult::Copied {
+        outcome: CopyOutcome {
+            delivered: true,
+            message: "sent to the terminal via OSC 52".to_owned(),
+            warning: Some("tmux keeps it in a paste buffer".to_owned()),
+        },
+        secret: true,
+    }));
+    assert!(
+        drive
+            .app
+            .toast
+            .as_ref()
+            .is_some_and(|toast| toast.text.contains("paste buffer"))
+    );
+
+    drive.key(KeyCode::Esc);
+    assert!(
+        drive.app.dialogs.is_empty(),
+        "a copied key closes without a question"
+    );
+
+    drive.at(29.0);
+    assert!(
+        !drive
+            .take_effects()
+            .iter()
+            .any(|effect| matches!(effect, Effect::ClearSecret(_)))
+    );
+    assert!(drive.screen(80, 24).contains("clipboard clears in 1 s"));
+    drive.at(30.1);
+    let cleared: Vec<Effect> = drive
+        .take_effects()
+        .into_iter()
+        .filter(|effect| matches!(effect, Effect::ClearSecret(_)))
+        .collect();
+    assert_eq!(cleared.len(), 1);
+    assert!(drive.app.secret_deadline.is_none());
+}
+
+#[test]
+fn a_copy_that_reached_nothing_is_an_error_and_needs_the_question() {
+    let mut drive = reveal_drive();
+    drive.ch('c');
+    drive.take_effects();
+    drive.send(AppEvent::Done(JobResult::Copied {
+        outcome: CopyOutcome {
+            delivered: false,
+            message: "clipboard is off (--clipboard off)".to_owned(),
+            warning: None,
+        },
+        secret: true,
+    }));
+    assert!(drive.app.toast.as_ref().is_some_and(|toast| toast.error));
+    drive.key(KeyCode::Esc);
+    assert!(matches!(drive.top(), Some(Dialog::Reveal(reveal)) if reveal.confirm_close));
+    drive.send(AppEvent::Shutdown);
+    assert!(
+        !drive
+            .take_effects()
+            .iter()
+            .any(|effect| matches!(effect, Effect::ClearSecret(_))),
+        "nothing to clear when nothing was copied"
+    );
+}
+
+#[test]
+fn saving_writes_the_pair_and_overwrites_only_when_confirmed() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let service = KeyPairService::new(Store::new(dir.path().join("store")).expect("store"));
+    let target = dir.path().join("new-phone.adbkey");
+
+    let mut drive = reveal_drive();
+    drive.ch('s');
+    match drive.top() {
+        Some(Dialog::Path(prompt)) => assert_eq!(prompt.input.value(), "./new-phone.adbkey"),
+        other => panic!("{other:?}"),
+    }
+    drive.ctrl('u');
+    drive.type_text(&target.display().to_string());
+    drive.key(KeyCode::Enter);
+    let job = match drive.take_jobs().pop() {
+        Some(
+            job @ Job::SavePrivateKey {
+                overwrite: false, ..
+            },
+        ) => job,
+        other => panic!("{other:?}"),
+    };
+    let result = jobs::perform(&service, job);
+    drive.send(AppEvent::Done(result));
+
+    assert_eq!(
+        std::fs::read_to_string(&target).expect("saved"),
+        fake_pem().as_str()
+    );
+    let public = std::fs::read_to_string(dir.path().join("new-phone.adbkey.pub")).expect("pub");
+    assert_eq!(public, "QAAAAFAKE user@host\n");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&target)
+        .expect("metadata")
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o600);
+    assert!(matches!(drive.top(), Some(Dialog::Reveal(reveal)) if reveal.secured));
+
+    // Again: the file exists, so a question with Cancel focused.
+    drive.ch('s');
+    drive.ctrl('u');
+    drive.type_text(&target.display().to_string());
+    drive.key(KeyCode::Enter);
+    let job = drive.take_jobs().pop().expect("save job");
+    drive.send(AppEvent::Done(jobs::perform(&service, job)));
+    assert!(matches!(
+        drive.top(),
+        Some(Dialog::Confirm(confirm))
+            if !confirm.confirm_focused
+                && matches!(confirm.action, Confirmable::OverwritePrivateKey { .. })
+    ));
+    drive.key(KeyCode::Enter);
+    assert!(
+        drive.take_jobs().is_empty(),
+        "Enter on Cancel writes nothing"
+    );
+    assert!(matches!(drive.top(), Some(Dialog::Path(prompt)) if prompt.error.is_some()));
+
+    drive.key(KeyCode::Enter);
+    let job = drive.take_jobs().pop().expect("save job");
+    drive.send(AppEvent::Done(jobs::perform(&service, job)));
+    drive.key(KeyCode::Tab);
+    drive.key(KeyCode::Enter);
+    match drive.take_jobs().as_slice() {
+        [
+            Job::SavePrivateKey {
+                overwrite: true,
+                path,
+                ..
+            },
+        ] => assert_eq!(path, &target),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn delete_names_the_marked_key_pairs_and_cancel_is_the_default() {
+    let mut drive = Drive::with_items(80, 24, sample_items());
+    drive.ch(' ');
+    drive.ch(' ');
+    assert_eq!(drive.app.marked.len(), 2);
+    drive.ch('d');
+    match drive.top() {
+        Some(Dialog::Confirm(confirm)) => {
+            assert!(!confirm.confirm_focused);
+            let Confirmable::Delete { targets, .. } = &confirm.action else {
+                panic!("{:?}", confirm.action)
+            };
+            let names: Vec<&str> = targets.iter().map(|(_, name)| name.as_str()).collect();
+            assert_eq!(names, ["build-farm-01", "生产环境密钥"]);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(drive.screen(80, 24).contains("生产环境密钥"));
+
+    drive.key(KeyCode::Enter);
+    assert!(drive.take_jobs().is_empty());
+    assert!(drive.app.dialogs.is_empty());
+
+    drive.key(KeyCode::Delete);
+    drive.key(KeyCode::Right);
+    drive.key(KeyCode::Enter);
+    match drive.take_jobs().as_slice() {
+        [
+            Job::Delete {
+                tenant,
+                key_pair_ids,
+            },
+        ] => {
+            assert_eq!(tenant, "default");
+            assert_eq!(
+                key_pair_ids,
+                &[detail(1, "", "").key_pair_id, detail(2, "", "").key_pair_id]
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    drive.send(AppEvent::Done(JobResult::Deleted {
+        count: 2,
+        result: Ok(()),
+    }));
+    assert!(drive.app.marked.is_empty());
+    assert!(
+        drive
+            .take_jobs()
+            .iter()
+            .any(|job| matches!(job, Job::List { .. }))
+    );
+}
+
+#[test]
+fn filter_narrows_by_name_id_or_fingerprint_and_esc_clears() {
+    let mut drive = Drive::with_items(80, 24, sample_items());
+    drive.ch('/');
+    drive.type_text("生产");
+    assert_eq!(drive.app.visible.len(), 1);
+    assert_eq!(
+        drive
+            .app
+            .selected_item()
+            .map(|item| item.key_pair_name.as_str()),
+        Some("生产环境密钥")
+    );
+    drive.key(KeyCode::Enter);
+    assert!(!drive.app.filter_editing);
+    drive.key(KeyCode::Esc);
+    assert_eq!(drive.app.visible.len(), 5);
+    assert_eq!(
+        drive
+            .app
+            .selected_item()
+            .map(|item| item.key_pair_name.as_str()),
+        Some("生产环境密钥"),
+        "the selection survives the filter"
+    );
+
+    let fingerprint = detail(5, "", "").fingerprint_md5;
+    for typed in [
+        fingerprint[..8].to_owned(),
+        fingerprint[..8].replace(':', "").to_lowercase(),
+    ] {
+        drive.ch('/');
+        drive.type_text(&typed);
+        assert_eq!(drive.app.visible, vec![4], "fingerprint filter '{typed}'");
+        drive.key(KeyCode::Esc);
+    }
+
+    drive.ch('/');
+    drive.type_text(&detail(3, "", "").key_pair_id);
+    assert_eq!(drive.app.visible, vec![2]);
+    drive.key(KeyCode::Esc);
+    assert!(drive.app.filter.value().is_empty());
+}
+
+#[test]
+fn reloads_keep_the_selection_by_key_pair_id() {
+    let mut drive = Drive::with_items(80, 24, sample_items());
+    drive.ch('j');
+    drive.ch('j');
+    let selected = drive
+        .app
+        .selected_item()
+        .expect("selection")
+        .key_pair_id
+        .clone();
+
+    drive.at(1.6);
+    let mut items = sample_items();
+    items.insert(0, detail(9, "made-elsewhere", "Created"));
+    items.remove(1);
+    drive.answer_list(items);
+    assert_eq!(
+        drive
+            .app
+            .selected_item()
+            .map(|item| item.key_pair_id.clone()),
+        Some(selected)
+    );
+    assert_eq!(drive.app.items[0].key_pair_name, "made-elsewhere");
+}
+
+#[test]
+fn the_list_is_read_again_within_two_seconds() {
+    let mut drive = Drive::with_items(80, 24, sample_items());
+    drive.at(0.5);
+    assert!(drive.take_jobs().is_empty());
+    drive.at(1.6);
+    assert!(matches!(drive.take_jobs().as_slice(), [Job::List { .. }]));
+    drive.at(3.5);
+    assert!(
+        drive.take_jobs().is_empty(),
+        "no second read while one is in flight"
+    );
+}
+
+#[test]
+fn an_older_list_answer_never_replaces_a_newer_one() {
+    let mut drive = Drive::with_items(80, 24, sample_items());
+    drive.at(1.6);
+    let old = match drive.take_jobs().as_slice() {
+        [Job::List { request, .. }] => *request,
+        other => panic!("{other:?}"),
+    };
+    drive.send(AppEvent::Done(JobResult::Deleted {
+        count: 1,
+        result: Ok(()),
+    }));
+    let new = match drive.take_jobs().as_slice() {
+        [Job::List { request, .. }] => *request,
+        other => panic!("{other:?}"),
+    };
+    drive.send(AppEvent::Done(JobResult::Listed {
+        tenant: "default".into(),
+        request: new,
+        result: Ok(sample_items()[1..].to_vec()),
+    }));
+    drive.send(AppEvent::Done(JobResult::Listed {
+        tenant: "default".into(),
+        request: old,
+        result: Ok(sample_items()),
+    }));
+    assert_eq!(drive.app.items.len(), 4);
+}
+
+#[test]
+fn rename_checks_the_name_and_shows_core_errors_in_the_form() {
+    let mut drive = Drive::with_items(80, 24, sample_items());
+    drive.ch('r');
+    match drive.top() {
+        Some(Dialog::Rename(form)) => assert_eq!(form.name.value(), "build-farm-01"),
+        other => panic!("{other:?}"),
+    }
+    drive.key(KeyCode::Enter);
+    assert!(matches!(drive.top(), Some(Dialog::Rename(form)) if form.problem.is_some()));
+
+    drive.ctrl('u');
+    drive.type_text("qa-lab");
+    assert!(matches!(drive.top(), Some(Dialog::Rename(form)) if form.problem.is_some()));
+    drive.ctrl('u');
+    drive.type_text("构建机-01");
+    drive.key(KeyCode::Enter);
+    match drive.take_jobs().as_slice() {
+        [
+            Job::Rename {
+                key_pair_id,
+                new_name,
+                ..
+            },
+        ] => {
+            assert_eq!(key_pair_id, &detail(1, "", "").key_pair_id);
+            assert_eq!(new_name, "构建机-01");
+        }
+        other => panic!("{other:?}"),
+    }
+    drive.send(AppEvent::Done(JobResult::Renamed {
+        old_name: "build-farm-01".into(),
+        new_name: "构建机-01".into(),
+        result: Err(adbkeys::error::ApiError::new(
+            adbkeys::error::ErrorCode::DuplicateKeyPairName,
+            "tenant 'default' already has a key pair named '构建机-01' (kp-x)",
+        )),
+    }));
+    assert!(matches!(
+        drive.top(),
+        Some(Dialog::Rename(form)) if form.error.as_deref().is_some_and(|e| e.contains("already"))
+    ));
+    drive.key(KeyCode::Enter);
+    drive.take_jobs();
+    drive.send(AppEvent::Done(JobResult::Renamed {
+        old_name: "build-farm-01".into(),
+        new_name: "构建机-01".into(),
+        result: Ok(()),
+    }));
+    assert!(drive.app.dialogs.is_empty());
+    assert!(
+        drive
+            .app
+            .toast
+            .as_ref()
+            .is_some_and(|toast| toast.text.contains("构建机-01"))
+    );
+}
+
+#[test]
+fn import_takes_a_paste_or_a_file_and_shows_refusals_in_the_form() {
+    let mut drive = Drive::with_items(80, 24, sample_items());
+    drive.ch('i');
+    drive.type_text("laptop");
+    let public = std::fs::read_to_string(cases().join("adbkey.pub")).expect("case");
+    // A long paste lands in the key field even while the name has the focus.
+    drive.send(AppEvent::Paste(format!("{public}\n")));
+    assert!(matches!(
+        drive.top(),
+        Some(Dialog::Import(form)) if form.pasted.is_some() && form.focus == ImportField::Key
+    ));
+    drive.key(KeyCode::Enter);
+    match drive.take_jobs().as_slice() {
+        [
+            Job::Import {
+                name,
+                source: ImportSource::Pasted(text),
+                ..
+            },
+        ] => {
+            assert_eq!(name, "laptop");
+            assert_eq!(text.expose(), format!("{public}\n"));
+        }
+        other => panic!("{other:?}"),
+    }
+    drive.send(AppEvent::Done(JobResult::Imported(Err(
+        "the key is empty".into()
+    ))));
+    assert!(matches!(
+        drive.top(),
+        Some(Dialog::Import(form)) if form.error.as_deref() == Some("the key is empty") && !form.busy
+    ));
+
+    // Backspace drops the paste; a path is typed instead.
+    drive.key(KeyCode::Backspace);
+    let path = cases().join("adbkey.pub");
+    drive.type_text(&path.display().to_string());
+    drive.key(KeyCode::Enter);
+    match drive.take_jobs().as_slice() {
+        [
+            Job::Import {
+                source: ImportSource::File(file),
+                ..
+            },
+        ] => assert_eq!(file, &path),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn the_tenant_picker_switches_to_a_listed_or_a_new_valid_tenant() {
+    let mut drive = Drive::with_items(80, 24, sample_items());
+    drive.ch('t');
+    assert!(matches!(drive.take_jobs().as_slice(), [Job::Tenants]));
+    drive.send(AppEvent::Done(JobResult::Tenants(Ok(vec![
+        TenantSummary {
+            tenant: "staging".into(),
+            key_pair_count: 3,
+            quota: 500,
+        },
+    ]))));
+
+    drive.type_text(".bad");
+    drive.key(KeyCode::Enter);
+    assert!(matches!(drive.top(), Some(Dialog::Tenants(picker)) if picker.error.is_some()));
+    assert_eq!(drive.app.tenant, "default");
+
+    drive.ctrl('u');
+    drive.type_text("stag");
+    drive.key(KeyCode::Down);
+    drive.key(KeyCode::Enter);
+    assert_eq!(drive.app.tenant, "staging");
+    assert!(drive.app.items.is_empty());
+    match drive.take_jobs().as_slice() {
+        [Job::List { tenant, .. }] => assert_eq!(tenant, "staging"),
+        other => panic!("{other:?}"),
+    }
+
+    drive.ch('t');
+    drive.take_jobs();
+    drive.type_text("brand-new");
+    drive.key(KeyCode::Enter);
+    assert_eq!(drive.app.tenant, "brand-new");
+}
+
+#[test]
+fn y_copies_the_public_key_line_and_export_asks_for_a_path() {
+    let mut drive = Drive::with_items(80, 24, sample_items());
+    drive.ch('y');
+    match drive.take_effects().as_slice() {
+        [
+            Effect::Copy {
+                text,
+                secret: false,
+            },
+        ] => {
+            assert_eq!(text.expose(), detail(1, "", "").public_key_body);
+        }
+        other => panic!("{other:?}"),
+    }
+
+    drive.ch('e');
+    match drive.top() {
+        Some(Dialog::Path(prompt)) => assert_eq!(prompt.input.value(), "./adb_keys"),
+        other => panic!("{other:?}"),
+    }
+    drive.key(KeyCode::Enter);
+    match drive.take_jobs().as_slice() {
+        [
+            Job::Export {
+                tenant,
+                key_pair_ids,
+                path,
+                overwrite: false,
+            },
+        ] => {
+            assert_eq!(tenant, "default");
+            assert!(key_pair_ids.is_empty(), "no marks: the whole tenant");
+            assert_eq!(path, Path::new("./adb_keys"));
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn help_lists_every_binding_of_the_table() {
+    let mut drive = Drive::with_items(120, 40, sample_items());
+    drive.send(press(KeyCode::F(1)));
+    let mut shown = String::new();
+    for _ in 0..20 {
+        shown.push_str(&drive.screen(120, 40));
+        drive.ch('j');
+    }
+    for binding in adbkeys::tui::keymap::BINDINGS {
+        assert!(
+            shown.contains(binding.help),
+            "help misses '{}'",
+            binding.help
+        );
+    }
+    drive.key(KeyCode::Esc);
+    assert!(drive.app.dialogs.is_empty());
+}
+
+#[test]
+fn a_tiny_terminal_shows_a_note_and_still_quits() {
+    let mut drive = Drive::with_items(40, 10, sample_items());
+    assert!(drive.screen(40, 10).contains("terminal too small"));
+    drive.ch('n');
+    assert!(drive.app.dialogs.is_empty(), "keys other than q do nothing");
+    drive.ch('q');
+    assert!(drive.app.quitting);
+}
+
+#[test]
+fn the_selection_shows_without_colour() {
+    let drive = Drive::with_items(80, 24, sample_items());
+    let screen = drive.screen(80, 24);
+    let row = screen
+        .lines()
+        .find(|line| line.contains("build-farm-01"))
+        .expect("first row");
+    assert!(row.trim_start_matches('│').starts_with('>'), "{row}");
+}
+
+// ----- against the real service -----
+
+mod with_service {
+    use std::io::Write;
+    use std::sync::{Arc, Mutex};
+
+    use adbkeys::keys::AdbPublicKey;
+    use adbkeys::keys::private_pem::parse_private_pem;
+    use adbkeys::tui::clipboard::{Clipboard, ClipboardEnv, ClipboardMode};
+    use adbkeys::tui::runtime::Console;
+    use base64::Engine;
+
+    use super::*;
+
+    /// What the console wrote to its "terminal" for the clipboard.
+    #[derive(Clone, Default)]
+    struct Sink(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Sink {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().expect("sink").extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    struct Live {
+        console: Console<TestBackend>,
+        service: KeyPairService,
+        sink: Sink,
+        _dir: tempfile::TempDir,
+        dir: PathBuf,
+    }
+
+    impl Live {
+        fn new() -> Self {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let path = dir.path().to_owned();
+            let service = KeyPairService::new(Store::new(path.join("store")).expect("store"));
+            let clipboard = Clipboard::with_parts(
+                ClipboardMode::Osc52,
+                ClipboardEnv::default(),
+                Box::new(adbkeys::tui::clipboard::SystemTmux::default()),
+                Box::new(adbkeys::tui::clipboard::Arboard::default()),
+            );
+            let sink = Sink::default();
+            let app = App::new(AppOptions {
+                tenant: "default".into(),
+                store_label: "store".into(),
+                utc_offset: FixedOffset::east_opt(0).expect("offset"),
+                color: false,
+                now: Instant::now(),
+                width: 120,
+                height: 40,
+            });
+            let terminal = Terminal::new(TestBackend::new(120, 40)).expect("terminal");
+            let console = Console::new(
+                terminal,
+                app,
+                service.clone(),
+                clipboard,
+                Box::new(sink.clone()),
+            );
+            Self {
+                console,
+                service,
+                sink,
+                _dir: dir,
+                dir: path,
+            }
+        }
+
+        fn send(&mut self, event: AppEvent) {
+            self.console.handle(event);
+        }
+
+        fn keys(&mut self, text: &str) {
+            for character in text.chars() {
+                self.send(char_key(character));
+            }
+        }
+
+        /// Handles background results until `done` holds (at most 20 s).
+        async fn settle(&mut self, done: impl Fn(&App) -> bool) {
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while !done(&self.console.app) {
+                let left = deadline.saturating_duration_since(Instant::now());
+                match tokio::time::timeout(left, self.console.next_result()).await {
+                    Ok(Some(event)) => self.console.handle(event),
+                    _ => panic!("the console did not reach the expected state in time"),
+                }
+            }
+        }
+    }
+
+    fn no_dialog_busy(app: &App) -> bool {
+        !app.dialogs.iter().any(|dialog| match dialog {
+            Dialog::Import(form) => form.busy,
+            Dialog::Rename(form) => form.busy,
+            Dialog::Path(prompt) => prompt.busy,
+            _ => false,
+        })
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn create_copy_save_rename_import_export_delete_against_the_store() {
+        let mut live = Live::new();
+        live.console.start().expect("start");
+        live.settle(|app| app.loaded).await;
+        assert!(live.console.app.items.is_empty());
+
+        // Create: the key is made while the name is typed, then revealed once.
+        live.keys("n");
+        live.keys("门禁-phone");
+        live.settle(|app| {
+            matches!(app.dialogs.last(), Some(Dialog::Create(form))
+                if matches!(form.key, PendingKey::Ready(_)))
+        })
+        .await;
+        live.send(press(KeyCode::Enter));
+        live.settle(|app| matches!(app.dialogs.last(), Some(Dialog::Reveal(_))))
+            .await;
+        let stored = live.service.list_details("default").expect("list");
+        assert_eq!(stored.len(), 1);
+        assert_eq!(stored[0].key_pair_name, "门禁-phone");
+
+        // Copy: one OSC 52 sequence whose payload is a PEM of the stored key.
+        live.keys("c");
+        let written = live.sink.0.lock().expect("sink").clone();
+        let text = String::from_utf8(written).expect("utf-8");
+        let payload = text
+            .strip_prefix("\u{1b}]52;c;")
+            .and_then(|rest| rest.strip_suffix('\u{7}'))
+            .expect("one OSC 52 sequence");
+        let pem = base64::engine::general_purpose::STANDARD
+            .decode(payload)
+            .expect("base64");
+        let private = parse_private_pem(&pem).expect("a PEM private key");
+        let public = AdbPublicKey::from_rsa(&private.to_public_key()).expect("ADB public key");
+        assert!(
+            stored[0].public_key_body.starts_with(&public.to_base64()),
+            "the copied private key belongs to the stored public key"
+        );
+        assert!(live.console.app.secret_deadline.is_some());
+
+        // Save beside it: mode 0600 and the .pub line.
+        live.keys("s");
+        live.send(ctrl('u'));
+        let saved = live.dir.join("door.adbkey");
+        live.keys(&saved.display().to_string());
+        live.send(press(KeyCode::Enter));
+        live.settle(no_dialog_busy).await;
+        assert_eq!(std::fs::read(&saved).expect("saved"), pem);
+        let public_file =
+            std::fs::read_to_string(live.dir.join("door.adbkey.pub")).expect("pub file");
+        assert_eq!(public_file.trim_end(), stored[0].public_key_body);
+        live.send(press(KeyCode::Esc));
+        assert!(
+            live.console.app.dialogs.is_empty(),
+            "saved and copied: closes at once"
+        );
+
+        // Rename.
+        live.keys("r");
+        live.send(ctrl('u'));
+        live.keys("door-phone");
+        live.send(press(KeyCode::Enter));
+        live.settle(|app| app.dialogs.is_empty()).await;
+        let renamed = live.service.list_details("default").expect("list");
+        assert_eq!(renamed[0].key_pair_name, "door-phone");
+
+        // Import a pasted adbkey.pub, then the same key again from a file: refused in the form.
+        live.keys("i");
+        live.keys("laptop");
+        live.send(press(KeyCode::Enter));
+        let pasted = std::fs::read_to_string(cases().join("adbkey.pub")).expect("case");
+        live.send(AppEvent::Paste(pasted));
+        live.send(press(KeyCode::Enter));
+        live.settle(|app| app.dialogs.is_empty()).await;
+        let imported = live.service.list_details("default").expect("list");
+        let laptop = imported
+            .iter()
+            .find(|item| item.key_pair_name == "laptop")
+            .expect("imported");
+        assert_eq!(
+            laptop.fingerprint_md5,
+            "10:57:97:18:C7:7C:68:7E:70:97:99:32:E8:42:1A:5A"
+        );
+
+        live.keys("i");
+        live.keys("laptop-again");
+        live.send(press(KeyCode::Enter));
+        live.keys(&cases().join("adbkey").display().to_string());
+        live.send(press(KeyCode::Enter));
+        live.settle(no_dialog_busy).await;
+        match live.console.app.dialogs.last() {
+            Some(Dialog::Import(form)) => {
+                let error = form.error.as_deref().expect("a duplicate is refused");
+                assert!(error.contains(&laptop.key_pair_id), "{error}");
+            }
+            other => panic!("{other:?}"),
+        }
+        live.send(press(KeyCode::Esc));
+
+        // Export the tenant's adb_keys.
+        live.settle(|app| app.items.len() == 2).await;
+        live.keys("e");
+        live.send(ctrl('u'));
+        let exported = live.dir.join("adb_keys");
+        live.keys(&exported.display().to_string());
+        live.send(press(KeyCode::Enter));
+        live.settle(|app| app.dialogs.is_empty()).await;
+        let expected = live
+            .service
+            .export_adb_keys("default", &[])
+            .expect("export");
+        assert_eq!(
+            std::fs::read_to_string(&exported).expect("adb_keys"),
+            expected
+        );
+        assert_eq!(expected.lines().count(), 2);
+
+        // Delete both, confirmed.
+        live.keys("g ");
+        live.keys(" ");
+        live.keys("d");
+        live.send(press(KeyCode::Tab));
+        live.send(press(KeyCode::Enter));
+        live.settle(|app| app.loaded && app.items.is_empty() && app.marked.is_empty())
+            .await;
+        assert!(
+            live.service
+                .list_details("default")
+                .expect("list")
+                .is_empty()
+        );
+
+        // Quit clears the copied key: an empty OSC 52 selection follows.
+        live.sink.0.lock().expect("sink").clear();
+        live.send(ctrl('c'));
+        assert!(live.console.app.quitting);
+        let cleared = live.sink.0.lock().expect("sink").clone();
+        assert_eq!(cleared, b"\x1b]52;c;\x07");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn another_sessions_changes_show_within_two_seconds() {
+        let mut live = Live::new();
+        live.console.start().expect("start");
+        live.settle(|app| app.loaded).await;
+
+        let other = live.service.clone();
+        let body = std::fs::read(cases().join("adbkey.pub")).expect("case");
+        other
+            .import_key_pair(&adbkeys::service::ImportKeyPairRequest {
+                tenant: "default".into(),
+                key_pair_name: "from-a-script".into(),
+                input: adbkeys::keys::import::ImportInput::PublicKey,
+                body: Zeroizing::new(body),
+            })
+            .expect("import from another session");
+
+        let started = Instant::now();
+        let deadline = started + Duration::from_secs(2);
+        let mut interval = tokio::time::interval(adbkeys::tui::runtime::TICK);
+        while live.console.app.items.is_empty() {
+            assert!(Instant::now() < deadline, "not shown within 2 s");
+            tokio::select! {
+                _ = interval.tick() => live.send(AppEvent::Tick(Instant::now())),
+                Some(event) = live.console.next_result() => live.send(event),
+            }
+        }
+        assert_eq!(live.console.app.items[0].key_pair_name, "from-a-script");
+    }
+}
+
+#[test]
+fn the_documented_bindings_are_the_binding_table() {
+    let mut markdown = String::new();
+    for (heading, entries) in adbkeys::tui::keymap::help_sections() {
+        markdown.push_str(&format!(
+            "\n**{heading}**\n\n| keys | action |\n|---|---|\n"
+        ));
+        for (keys, description) in entries {
+            markdown.push_str(&format!(
+                "| `{}` | {description} |\n",
+                keys.replace('|', "\\|")
+            ));
+        }
+    }
+    let doc_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/console.md");
+    let doc = std::fs::read_to_string(doc_path).expect("docs/console.md");
+    assert!(
+        doc.contains(markdown.trim()),
+        "docs/console.md must list the bindings as the table has them:\n{markdown}"
+    );
+}
