@@ -11,6 +11,7 @@ pub mod cli;
 pub mod error;
 pub mod keys;
 pub mod rules;
+pub mod secrets;
 pub mod service;
 pub mod store;
 pub mod tui;

@@ -8,6 +8,9 @@ use adbkeys::cli::{self, Cli};
 
 fn main() -> ExitCode {
     restrict_umask();
+    if let Err(error) = adbkeys::secrets::disable_core_dumps() {
+        eprintln!("adbkeys: warning: core dumps could not be turned off: {error}");
+    }
     cli::run(Cli::parse())
 }
 

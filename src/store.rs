@@ -59,6 +59,26 @@ pub struct TenantCount {
     pub key_pair_count: usize,
 }
 
+/// What [`Store::check_consistency`] found: how many records each tenant holds by a scan of
+/// the records, and every disagreement between the records, the indexes and the counters.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConsistencyReport {
+    /// The number of entries in `records`, readable or not.
+    pub records: usize,
+    /// Each tenant with the number of its readable records (by scan, not from the counter),
+    /// ordered by tenant.
+    pub tenants: Vec<TenantCount>,
+    /// One sentence per problem found; empty when the store is consistent.
+    pub problems: Vec<String>,
+}
+
+impl ConsistencyReport {
+    /// Whether no problem was found.
+    pub fn is_consistent(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
 /// What can go wrong in the store. Each variant carries what a message needs.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -156,15 +176,20 @@ impl Store {
     /// `DuplicateKey` with the ID already holding them, `InvalidRecord` when the public key
     /// line does not start with base64, and `Busy`, `Io` or `Corrupt` from the store itself.
     pub fn insert(&self, record: &KeyPairRecord, quota: usize) -> Result<(), StoreError> {
-        let tenant = record.tenant.as_str();
-        let record_key = tenant_key(tenant, record.key_pair_id.as_bytes());
-        let name_key = tenant_key(tenant, record.key_pair_name.as_bytes());
-        let public_key_key = tenant_key(tenant, &public_key_digest(record)?);
-        let record_json =
-            serde_json::to_vec(record).map_err(|error| StoreError::InvalidRecord {
-                key_pair_id: record.key_pair_id.clone(),
-                detail: error.to_string(),
-            })?;
+        self.insert_many(std::slice::from_ref(record), quota)
+    }
+
+    /// Inserts several records, in any tenants, all or none, in one transaction and one
+    /// flush; each is checked as [`Store::insert`] checks one, against the store and against
+    /// those before it in `records`.
+    ///
+    /// # Errors
+    /// The first refusal [`Store::insert`] would give, after which nothing is inserted.
+    pub fn insert_many(&self, records: &[KeyPairRecord], quota: usize) -> Result<(), StoreError> {
+        let prepared = records
+            .iter()
+            .map(PreparedRecord::new)
+            .collect::<Result<Vec<_>, _>>()?;
 
         self.write(|db| {
             let trees = Trees::open(db, &self.path)?;
@@ -175,41 +200,47 @@ impl Store {
                 &trees.counts,
             )
                 .transaction(|(records, names, public_keys, counts)| {
-                    let count = read_count(counts, tenant, &self.path)?;
-                    if count >= quota as u64 {
-                        return abort(StoreError::QuotaExceeded {
-                            tenant: tenant.to_string(),
-                            limit: quota,
-                        });
-                    }
+                    for prepared in &prepared {
+                        let record = prepared.record;
+                        let tenant = record.tenant.as_str();
+                        let count = read_count(counts, tenant, &self.path)?;
+                        if count >= quota as u64 {
+                            return abort(StoreError::QuotaExceeded {
+                                tenant: tenant.to_string(),
+                                limit: quota,
+                            });
+                        }
 
-                    if let Some(existing) = names.get(&name_key)? {
-                        return abort(StoreError::DuplicateName {
-                            tenant: tenant.to_string(),
-                            name: record.key_pair_name.clone(),
-                            existing_id: id_text(&existing),
-                        });
-                    }
-                    if let Some(existing) = public_keys.get(&public_key_key)? {
-                        return abort(StoreError::DuplicateKey {
-                            tenant: tenant.to_string(),
-                            existing_id: id_text(&existing),
-                        });
-                    }
+                        if let Some(existing) = names.get(&prepared.name_key)? {
+                            return abort(StoreError::DuplicateName {
+                                tenant: tenant.to_string(),
+                                name: record.key_pair_name.clone(),
+                                existing_id: id_text(&existing),
+                            });
+                        }
+                        if let Some(existing) = public_keys.get(&prepared.public_key_key)? {
+                            return abort(StoreError::DuplicateKey {
+                                tenant: tenant.to_string(),
+                                existing_id: id_text(&existing),
+                            });
+                        }
 
-                    // A repeated random ID is all but impossible; refusing it keeps the
-                    // counter honest should it ever happen.
-                    if records.get(&record_key)?.is_some() {
-                        return abort(StoreError::InvalidRecord {
-                            key_pair_id: record.key_pair_id.clone(),
-                            detail: "a key pair with this ID already exists".to_string(),
-                        });
-                    }
+                        // A repeated random ID is all but impossible; refusing it keeps the
+                        // counter honest should it ever happen.
+                        if records.get(&prepared.record_key)?.is_some() {
+                            return abort(StoreError::InvalidRecord {
+                                key_pair_id: record.key_pair_id.clone(),
+                                detail: "a key pair with this ID already exists".to_string(),
+                            });
+                        }
 
-                    records.insert(record_key.as_slice(), record_json.as_slice())?;
-                    names.insert(name_key.as_slice(), record.key_pair_id.as_bytes())?;
-                    public_keys.insert(public_key_key.as_slice(), record.key_pair_id.as_bytes())?;
-                    write_count(counts, tenant, count + 1)?;
+                        let id = record.key_pair_id.as_bytes();
+                        records
+                            .insert(prepared.record_key.as_slice(), prepared.value.as_slice())?;
+                        names.insert(prepared.name_key.as_slice(), id)?;
+                        public_keys.insert(prepared.public_key_key.as_slice(), id)?;
+                        write_count(counts, tenant, count + 1)?;
+                    }
                     Ok(())
                 })
                 .map_err(|error| from_transaction(&self.path, error))
@@ -468,6 +499,61 @@ impl Store {
         })
     }
 
+    /// Reads the whole store and checks that it holds together: every record parses and sits
+    /// under its own tenant and ID, has its name and public-key index entries, every index
+    /// entry points at a record that holds that name or key, and each tenant's counter equals
+    /// its records. Changes nothing.
+    ///
+    /// # Errors
+    /// `Busy`, `Io`, or `Corrupt` only when the store cannot be opened or walked at all; what
+    /// is wrong inside it is reported in [`ConsistencyReport::problems`].
+    pub fn check_consistency(&self) -> Result<ConsistencyReport, StoreError> {
+        self.read(|db| {
+            let trees = Trees::open(db, &self.path)?;
+            let mut report = ConsistencyReport::default();
+            let mut found = ConsistencyScan::default();
+
+            for entry in trees.records.iter() {
+                let (key, value) = entry.map_err(|error| from_sled(&self.path, error))?;
+                report.records += 1;
+                found.check_record(&self.path, &key, &value, &mut report.problems);
+            }
+
+            for entry in trees.names.iter() {
+                let (key, value) = entry.map_err(|error| from_sled(&self.path, error))?;
+                found.check_name_entry(&key, &value, &mut report.problems);
+            }
+            for entry in trees.public_keys.iter() {
+                let (key, value) = entry.map_err(|error| from_sled(&self.path, error))?;
+                found.check_public_key_entry(&key, &value, &mut report.problems);
+            }
+            found.report_missing_index_entries(&mut report.problems);
+
+            let mut counters = std::collections::BTreeMap::new();
+            for entry in trees.counts.iter() {
+                let (key, value) = entry.map_err(|error| from_sled(&self.path, error))?;
+                let tenant = String::from_utf8_lossy(&key).into_owned();
+                match decode_count(&self.path, &tenant, &value) {
+                    Ok(count) => {
+                        counters.insert(tenant, count);
+                    }
+                    Err(error) => report.problems.push(error.to_string()),
+                }
+            }
+            found.check_counters(&counters, &mut report.problems);
+
+            report.tenants = found
+                .records_per_tenant
+                .into_iter()
+                .map(|(tenant, key_pair_count)| TenantCount {
+                    tenant,
+                    key_pair_count,
+                })
+                .collect();
+            Ok(report)
+        })
+    }
+
     /// Runs a reading operation on the store opened for it.
     fn read<T>(
         &self,
@@ -485,6 +571,32 @@ impl Store {
             let value = operation(db)?;
             db.flush().map_err(|error| from_sled(&self.path, error))?;
             Ok(value)
+        })
+    }
+}
+
+/// A record ready to insert: its keys in the three trees and its encoded value.
+struct PreparedRecord<'a> {
+    record: &'a KeyPairRecord,
+    record_key: Vec<u8>,
+    name_key: Vec<u8>,
+    public_key_key: Vec<u8>,
+    value: Vec<u8>,
+}
+
+impl<'a> PreparedRecord<'a> {
+    fn new(record: &'a KeyPairRecord) -> Result<Self, StoreError> {
+        let tenant = record.tenant.as_str();
+        let value = serde_json::to_vec(record).map_err(|error| StoreError::InvalidRecord {
+            key_pair_id: record.key_pair_id.clone(),
+            detail: error.to_string(),
+        })?;
+        Ok(Self {
+            record,
+            record_key: tenant_key(tenant, record.key_pair_id.as_bytes()),
+            name_key: tenant_key(tenant, record.key_pair_name.as_bytes()),
+            public_key_key: tenant_key(tenant, &public_key_digest(record)?),
+            value,
         })
     }
 }
@@ -507,6 +619,141 @@ impl Trees {
             counts: tree(COUNTS)?,
         })
     }
+}
+
+/// What a consistency check has seen so far: the index entries each readable record needs, and
+/// the records per tenant.
+#[derive(Default)]
+struct ConsistencyScan {
+    /// Index key (tenant, 0x00, name or digest) → the ID of the record that needs it, for the
+    /// name and public-key indexes; an entry is removed when the index is found to hold it.
+    expected_names: std::collections::HashMap<Vec<u8>, Vec<u8>>,
+    expected_public_keys: std::collections::HashMap<Vec<u8>, Vec<u8>>,
+    /// Every record key seen, readable or not, so an index entry can be told to point at one.
+    record_keys: std::collections::HashSet<Vec<u8>>,
+    records_per_tenant: std::collections::BTreeMap<String, usize>,
+}
+
+impl ConsistencyScan {
+    fn check_record(&mut self, path: &Path, key: &[u8], value: &[u8], problems: &mut Vec<String>) {
+        self.record_keys.insert(key.to_vec());
+        let shown_key = String::from_utf8_lossy(key).replace('\0', "/");
+
+        let record = match decode_record(path, key, value) {
+            Ok(record) => record,
+            Err(error) => {
+                problems.push(error.to_string());
+                return;
+            }
+        };
+        if tenant_key(&record.tenant, record.key_pair_id.as_bytes()) != key {
+            problems.push(format!(
+                "record '{shown_key}' holds tenant '{}' and ID '{}', not those of its key",
+                record.tenant, record.key_pair_id
+            ));
+            return;
+        }
+
+        *self
+            .records_per_tenant
+            .entry(record.tenant.clone())
+            .or_default() += 1;
+        let id = record.key_pair_id.as_bytes().to_vec();
+        let name_key = tenant_key(&record.tenant, record.key_pair_name.as_bytes());
+        self.expected_names.insert(name_key, id.clone());
+        match public_key_digest(&record) {
+            Ok(digest) => {
+                let public_key_key = tenant_key(&record.tenant, &digest);
+                self.expected_public_keys.insert(public_key_key, id);
+            }
+            Err(error) => problems.push(format!("record '{shown_key}': {error}")),
+        }
+    }
+
+    /// Checks one entry of the name index against the records seen.
+    fn check_name_entry(&mut self, key: &[u8], id: &[u8], problems: &mut Vec<String>) {
+        check_index_entry(
+            &mut self.expected_names,
+            &self.record_keys,
+            "name",
+            key,
+            id,
+            problems,
+        );
+    }
+
+    /// Checks one entry of the public-key index against the records seen.
+    fn check_public_key_entry(&mut self, key: &[u8], id: &[u8], problems: &mut Vec<String>) {
+        let expected = &mut self.expected_public_keys;
+        check_index_entry(expected, &self.record_keys, "public-key", key, id, problems);
+    }
+
+    fn report_missing_index_entries(&self, problems: &mut Vec<String>) {
+        for (index, expected) in [
+            ("name", &self.expected_names),
+            ("public-key", &self.expected_public_keys),
+        ] {
+            let mut missing: Vec<String> = expected.values().map(|id| id_text(id)).collect();
+            missing.sort();
+            for id in missing {
+                problems.push(format!("record '{id}' has no entry in the {index} index"));
+            }
+        }
+    }
+
+    fn check_counters(
+        &self,
+        counters: &std::collections::BTreeMap<String, usize>,
+        problems: &mut Vec<String>,
+    ) {
+        for (tenant, &records) in &self.records_per_tenant {
+            let counted = counters.get(tenant).copied().unwrap_or(0);
+            if counted != records {
+                problems.push(format!(
+                    "tenant '{tenant}' counts {counted} key pairs but holds {records}"
+                ));
+            }
+        }
+        for (tenant, &counted) in counters {
+            if !self.records_per_tenant.contains_key(tenant) {
+                problems.push(format!(
+                    "tenant '{tenant}' counts {counted} key pairs but holds none"
+                ));
+            }
+        }
+    }
+}
+
+/// Checks that an index entry is one a record needs (removing it from `expected`), or reports
+/// what it points at instead.
+fn check_index_entry(
+    expected: &mut std::collections::HashMap<Vec<u8>, Vec<u8>>,
+    record_keys: &std::collections::HashSet<Vec<u8>>,
+    index: &str,
+    key: &[u8],
+    id: &[u8],
+    problems: &mut Vec<String>,
+) {
+    if expected
+        .get(key)
+        .is_some_and(|expected_id| expected_id == id)
+    {
+        expected.remove(key);
+        return;
+    }
+
+    let tenant_end = key.iter().position(|&byte| byte == 0).unwrap_or(key.len());
+    let tenant = String::from_utf8_lossy(&key[..tenant_end]);
+    let record_key = [&key[..tenant_end], b"\0", id].concat();
+    let what = if record_keys.contains(&record_key) {
+        "a record that does not hold that entry"
+    } else {
+        "a record that is not stored"
+    };
+    problems.push(format!(
+        "the {index} index of tenant '{tenant}' points at '{}', {what}",
+        id_text(id)
+    ));
 }
 
 /// Ends a transaction with a refusal.

@@ -28,6 +28,19 @@ const SLED_LOCK_MESSAGE: &str = "could not acquire lock on";
 /// The file in the store directory whose lock makes one process at a time use the store.
 const LOCK_FILE: &str = "adbkeys.lock";
 
+/// The file a process holds while it waits for [`LOCK_FILE`], so that turns alternate.
+const TURNSTILE_FILE: &str = "adbkeys.turnstile";
+
+/// The longest pause of the process next in turn: short, as the turn is its own once the
+/// holder's operation (a few milliseconds) ends.
+const TURN_RETRY_DELAY: Duration = Duration::from_millis(1);
+
+/// The free space an operation needs on the store's file system. sled 0.34 leaves its log
+/// unreadable when a write fails for want of space, and it writes while it opens, for reads
+/// too; so the store is not opened when less than this is free (sled writes in segments of
+/// 512 KiB).
+const FREE_SPACE_NEEDED: u64 = 2 * 1024 * 1024;
+
 /// Serializes the operations of one process, so that its threads queue here rather than spin
 /// on the file lock against each other. Held from the open until the database is dropped.
 static PROCESS_GATE: Mutex<()> = Mutex::new(());
@@ -44,6 +57,7 @@ pub(crate) fn with_db<T>(
 
     let started = Instant::now();
     let _lock = lock_store(path, started)?;
+    check_free_space(path)?;
 
     let db = open_waiting(path, started)?;
 
@@ -62,24 +76,49 @@ pub(crate) fn with_db<T>(
 /// file, so processes that open a new store at the same moment can read each other's half-written
 /// `conf` and fail with "corrupt data". This lock, taken before sled is touched at all, makes the
 /// whole open, operation and close one process's turn at a time.
+///
+/// Turns are taken through a turnstile: a waiter holds `adbkeys.turnstile` while it waits for
+/// the lock, so a process that has just released the lock cannot take it straight back (it
+/// must pass the turnstile first) and a waiting process gets the next turn instead of starving
+/// behind a busy one.
 fn lock_store(path: &Path, started: Instant) -> Result<File, StoreError> {
     check_directory(path)?;
 
-    let lock_path = path.join(LOCK_FILE);
-    let file = OpenOptions::new()
+    let turnstile = open_lock_file(&path.join(TURNSTILE_FILE))?;
+    wait_for_lock(path, &turnstile, started, LONGEST_RETRY_DELAY)?;
+
+    let lock = open_lock_file(&path.join(LOCK_FILE))?;
+    wait_for_lock(path, &lock, started, TURN_RETRY_DELAY)?;
+
+    drop(turnstile);
+    Ok(lock)
+}
+
+/// Opens (creating if needed) one of the store's lock files.
+fn open_lock_file(lock_path: &Path) -> Result<File, StoreError> {
+    OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
-        .open(&lock_path)
+        .open(lock_path)
         .map_err(|source| StoreError::Io {
-            path: lock_path.clone(),
+            path: lock_path.to_path_buf(),
             source,
-        })?;
+        })
+}
 
-    let mut delay = FIRST_RETRY_DELAY;
+/// Locks `file`, retrying with pauses that double up to `longest_delay`; `Busy` once
+/// [`BUSY_AFTER`] has passed since `started`.
+fn wait_for_lock(
+    path: &Path,
+    file: &File,
+    started: Instant,
+    longest_delay: Duration,
+) -> Result<(), StoreError> {
+    let mut delay = FIRST_RETRY_DELAY.min(longest_delay);
     loop {
         match file.try_lock() {
-            Ok(()) => return Ok(file),
+            Ok(()) => return Ok(()),
             Err(TryLockError::WouldBlock) => {
                 if started.elapsed() >= BUSY_AFTER {
                     return Err(StoreError::Busy {
@@ -87,11 +126,11 @@ fn lock_store(path: &Path, started: Instant) -> Result<File, StoreError> {
                     });
                 }
                 thread::sleep(delay);
-                delay = (delay * 2).min(LONGEST_RETRY_DELAY);
+                delay = (delay * 2).min(longest_delay);
             }
             Err(TryLockError::Error(source)) => {
                 return Err(StoreError::Io {
-                    path: lock_path,
+                    path: path.to_path_buf(),
                     source,
                 });
             }
@@ -126,6 +165,30 @@ fn open_waiting(path: &Path, started: Instant) -> Result<sled::Db, StoreError> {
             Err(error) => return Err(from_sled(path, error)),
         }
     }
+}
+
+/// Refuses to open the store, naming the path, when its file system has less than
+/// [`FREE_SPACE_NEEDED`] free for this user.
+fn check_free_space(path: &Path) -> Result<(), StoreError> {
+    let stats = rustix::fs::statvfs(path).map_err(|error| StoreError::Io {
+        path: path.to_path_buf(),
+        source: io::Error::from(error),
+    })?;
+    let free = stats.f_bavail.saturating_mul(stats.f_frsize);
+    if free >= FREE_SPACE_NEEDED {
+        return Ok(());
+    }
+    Err(StoreError::Io {
+        path: path.to_path_buf(),
+        source: io::Error::new(
+            io::ErrorKind::StorageFull,
+            format!(
+                "No space left on device: {} KiB free, adbkeys needs {} KiB to open the store safely",
+                free / 1024,
+                FREE_SPACE_NEEDED / 1024
+            ),
+        ),
+    })
 }
 
 /// Fails at once, naming the path, when the store directory is missing or is not a directory,

@@ -1,0 +1,332 @@
+//! Store benchmarks: operation latency, the cost of opening per operation as the store grows,
+//! and eight processes contending for one store. Prints figures and their ratio to the
+//! targets of docs/performance.md; it passes or fails nothing.
+//!
+//! `cargo bench --bench store` runs it all (about ten minutes, most of it filling a store of
+//! 500,000 records); `ADBKEYS_BENCH_SIZES=1000,50000` limits the store sizes.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use adbkeys::store::{KeyPairRecord, SCHEMA_VERSION, Source, Store};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use chrono::{TimeZone, Utc};
+
+/// The quota is not what is measured here; tenants hold 500 as the API allows.
+const QUOTA: usize = 500;
+
+/// The target for listing one full tenant.
+const LIST_TARGET: Duration = Duration::from_millis(2);
+
+/// The target for one operation, open and close included, at 50,000 records.
+const OPEN_TARGET: Duration = Duration::from_millis(10);
+
+/// Set in a child process's environment: the store it inserts into, and its number.
+const CHILD_STORE: &str = "ADBKEYS_BENCH_CHILD_STORE";
+const CHILD_NUMBER: &str = "ADBKEYS_BENCH_CHILD_NUMBER";
+
+/// Records each contending process inserts.
+const INSERTS_PER_PROCESS: u32 = 60;
+const PROCESSES: u32 = 8;
+
+fn main() {
+    if let Ok(store) = std::env::var(CHILD_STORE) {
+        let number: u32 = std::env::var(CHILD_NUMBER)
+            .expect("a child number")
+            .parse()
+            .expect("a number");
+        contend_as_child(Path::new(&store), number);
+        return;
+    }
+
+    println!("machine: {} cores, {}", cores(), cpu_model());
+    operation_latency();
+    decode_cost();
+    let sizes =
+        std::env::var("ADBKEYS_BENCH_SIZES").unwrap_or_else(|_| "1000,50000,500000".to_string());
+    for size in sizes.split(',') {
+        open_cost_at(size.trim().parse().expect("a store size in records"));
+    }
+    contention();
+}
+
+/// A distinct synthetic public key line. The store only hashes the decoded bytes, so they
+/// need not be a valid RSA key; the line has the real length (700 base64 characters).
+fn record(tenant: &str, seed: u64) -> KeyPairRecord {
+    let mut blob = vec![0u8; 524];
+    for (index, byte) in blob.iter_mut().enumerate() {
+        *byte = (seed.wrapping_mul(131).wrapping_add(index as u64) % 251) as u8;
+    }
+    blob[..8].copy_from_slice(&seed.to_le_bytes());
+    let created = Utc
+        .with_ymd_and_hms(2024, 6, 30, 8, 45, 9)
+        .single()
+        .expect("a valid time")
+        + chrono::Duration::seconds(seed as i64);
+
+    KeyPairRecord {
+        schema: SCHEMA_VERSION,
+        tenant: tenant.to_string(),
+        key_pair_id: adbkeys::rules::new_key_pair_id(),
+        key_pair_name: format!("key-{seed}"),
+        public_key_line: format!("{} user@host", BASE64.encode(&blob)),
+        source: Source::Imported,
+        created,
+    }
+}
+
+/// Fills `tenants` tenants with 500 records each, one transaction per tenant.
+fn fill(store: &Store, tenants: u64, first_seed: u64) {
+    for tenant in 0..tenants {
+        let name = format!("tenant-{tenant}");
+        let records: Vec<KeyPairRecord> = (0..500)
+            .map(|index| record(&name, first_seed + tenant * 500 + index))
+            .collect();
+        store.insert_many(&records, QUOTA).expect("fill a tenant");
+    }
+}
+
+struct Figures {
+    mean: Duration,
+    median: Duration,
+    p95: Duration,
+    max: Duration,
+}
+
+fn figures(mut times: Vec<Duration>) -> Figures {
+    times.sort();
+    let runs = times.len();
+    Figures {
+        mean: times.iter().sum::<Duration>() / runs as u32,
+        median: times[runs / 2],
+        p95: times[(runs * 95 / 100).min(runs - 1)],
+        max: times[runs - 1],
+    }
+}
+
+fn print(label: &str, runs: usize, figures: &Figures) {
+    println!(
+        "  {label:<42} mean {:>9.3} ms  median {:>9.3} ms  p95 {:>9.3} ms  ({runs} runs)",
+        ms(figures.mean),
+        ms(figures.median),
+        ms(figures.p95)
+    );
+}
+
+fn ms(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1000.0
+}
+
+fn time(runs: usize, mut operation: impl FnMut()) -> Figures {
+    let times = (0..runs)
+        .map(|_| {
+            let started = Instant::now();
+            operation();
+            started.elapsed()
+        })
+        .collect();
+    figures(times)
+}
+
+/// Create, list, show and delete at 1,000 records (two tenants of 500).
+fn operation_latency() {
+    println!("\noperations at 1,000 records (two tenants of 500), each opening the store:");
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let store = Store::new(dir.path().join("store")).expect("a store");
+    fill(&store, 2, 0);
+    let full = "tenant-0";
+
+    let runs = 100;
+    let spare: Vec<KeyPairRecord> = (0..runs as u64)
+        .map(|seed| record("spare", 1_000_000 + seed))
+        .collect();
+    let mut next = spare.iter();
+    let create = time(runs, || {
+        let record = next.next().expect("a spare record");
+        store.insert(record, QUOTA).expect("insert");
+    });
+    print("create (insert one, flushed)", runs, &create);
+
+    let list = time(runs, || {
+        assert_eq!(store.list(full).expect("list").len(), 500);
+    });
+    print("list of 500", runs, &list);
+    println!(
+        "  list of 500: median {:.3} ms against the target of {:.0} ms: {:.2}x the target",
+        ms(list.median),
+        ms(LIST_TARGET),
+        list.median.as_secs_f64() / LIST_TARGET.as_secs_f64()
+    );
+
+    let id = store.list(full).expect("list")[250].key_pair_id.clone();
+    let show = time(runs, || {
+        store.get(full, &id).expect("get").expect("present");
+    });
+    print("show (get one)", runs, &show);
+
+    let mut ids = spare.iter().map(|record| record.key_pair_id.clone());
+    let delete = time(runs, || {
+        let id = ids.next().expect("a spare ID");
+        store.delete("spare", &[id]).expect("delete");
+    });
+    print("delete (one, flushed)", runs, &delete);
+}
+
+/// What decoding alone costs: 500 records from JSON, without the store.
+fn decode_cost() {
+    let encoded: Vec<Vec<u8>> = (0..500)
+        .map(|seed| serde_json::to_vec(&record("t", seed)).expect("encode"))
+        .collect();
+    let runs = 100;
+    let decode = time(runs, || {
+        for bytes in &encoded {
+            let record: KeyPairRecord = serde_json::from_slice(bytes).expect("decode");
+            std::hint::black_box(record);
+        }
+    });
+    println!("\nwithout the store:");
+    print("decode 500 records from JSON", runs, &decode);
+}
+
+/// One lookup and one list, each with its open and close, in a store of `size` records.
+fn open_cost_at(size: u64) {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let store = Store::new(dir.path().join("store")).expect("a store");
+    let tenants = (size / 500).max(1);
+
+    let started = Instant::now();
+    fill(&store, tenants, 0);
+    let filled_in = started.elapsed();
+    println!(
+        "\nopen per operation at {} records ({tenants} tenants of 500; filled in {:.1} s, \
+         {:.1} MB on disk):",
+        tenants * 500,
+        filled_in.as_secs_f64(),
+        directory_size(store.path()) as f64 / 1e6
+    );
+
+    let runs = 50;
+    let count = time(runs, || {
+        assert_eq!(store.count("tenant-0").expect("count"), 500);
+    });
+    print("count (open, one lookup, close)", runs, &count);
+    let list = time(runs, || {
+        assert_eq!(store.list("tenant-0").expect("list").len(), 500);
+    });
+    print("list of 500", runs, &list);
+    let mut seed = 10_000_000;
+    let insert = time(runs, || {
+        seed += 1;
+        store.insert(&record("spare", seed), QUOTA).expect("insert");
+    });
+    print("create (insert one, flushed)", runs, &insert);
+    println!(
+        "  one operation: median {:.3} ms against the target of {:.0} ms (at 50,000): {:.2}x",
+        ms(count.median),
+        ms(OPEN_TARGET),
+        count.median.as_secs_f64() / OPEN_TARGET.as_secs_f64()
+    );
+}
+
+/// Eight processes inserting into one tenant each of one store at once.
+fn contention() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let store = Store::new(dir.path().join("store")).expect("a store");
+    fill(&store, 2, 0);
+
+    let started = Instant::now();
+    let children: Vec<_> = (0..PROCESSES)
+        .map(|number| {
+            Command::new(std::env::current_exe().expect("the bench binary"))
+                .env(CHILD_STORE, store.path())
+                .env(CHILD_NUMBER, number.to_string())
+                .stdout(Stdio::piped())
+                .spawn()
+                .expect("a child process")
+        })
+        .collect();
+
+    let mut longest = Duration::ZERO;
+    let mut all = Vec::new();
+    for mut child in children {
+        let stdout = BufReader::new(child.stdout.take().expect("a piped stdout"));
+        for line in stdout.lines() {
+            let micros: u64 = line.expect("a line").parse().expect("microseconds");
+            all.push(Duration::from_micros(micros));
+        }
+        assert!(child.wait().expect("the child ends").success());
+    }
+    let elapsed = started.elapsed();
+    for time in &all {
+        longest = longest.max(*time);
+    }
+
+    let inserted = all.len();
+    assert_eq!(inserted, (PROCESSES * INSERTS_PER_PROCESS) as usize);
+    let figures = figures(all);
+    println!(
+        "\n{PROCESSES} processes inserting {INSERTS_PER_PROCESS} records each into one store:"
+    );
+    println!(
+        "  throughput {:.0} inserts/s ({inserted} in {:.2} s); per insert, waiting included: \
+         median {:.3} ms, p95 {:.3} ms, longest {:.3} ms",
+        inserted as f64 / elapsed.as_secs_f64(),
+        elapsed.as_secs_f64(),
+        ms(figures.median),
+        ms(figures.p95),
+        ms(figures.max.max(longest))
+    );
+}
+
+/// A child of [`contention`]: inserts into its own tenant, printing each insert's time in µs.
+fn contend_as_child(path: &Path, number: u32) {
+    let store = Store::new(path).expect("the store");
+    let tenant = format!("process-{number}");
+    let mut times = Vec::new();
+    for index in 0..INSERTS_PER_PROCESS {
+        let record = record(
+            &tenant,
+            100_000_000 + u64::from(number) * 1000 + u64::from(index),
+        );
+        let started = Instant::now();
+        store.insert(&record, QUOTA).expect("insert");
+        times.push(started.elapsed());
+    }
+    for time in times {
+        println!("{}", time.as_micros());
+    }
+}
+
+fn directory_size(path: &Path) -> u64 {
+    std::fs::read_dir(path)
+        .expect("the store directory")
+        .map(|entry| {
+            let entry = entry.expect("an entry");
+            let metadata = entry.metadata().expect("metadata");
+            if metadata.is_dir() {
+                directory_size(&entry.path())
+            } else {
+                metadata.len()
+            }
+        })
+        .sum()
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
+}
+
+fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find(|line| line.starts_with("model name"))
+                .and_then(|line| line.split(':').nth(1))
+                .map(|model| model.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".to_string())
+}
