@@ -1199,7 +1199,8 @@ fn import_takes_a_paste_or_a_file_and_shows_refusals_in_the_form() {
     ))));
     assert!(matches!(
         drive.top(),
-        Some(Dialog::Import(form)) if form.error.as_deref() == Some("the key is empty") && !form.busy
+        Some(Dialog::Import(form))
+            if form.error.as_deref() == Some("the key is empty") && !form.busy
     ));
 
     // Backspace drops the paste; a path is typed instead.

@@ -139,6 +139,7 @@ pub struct Binding {
 use Action as A;
 use Context as X;
 use Key::{Char as C, Code, Ctrl};
+use KeyCode::{Delete, Down, End, Enter, Esc, F, Home, Left, PageDown, PageUp, Right, Tab, Up};
 
 const fn bind(
     context: Context,
@@ -161,55 +162,64 @@ const fn bind(
 /// Every binding of the console, in the order the help overlay lists them.
 #[rustfmt::skip]
 pub const BINDINGS: &[Binding] = &[
-    bind(X::Global, &[Ctrl('c')], A::ForceQuit, "quit", "quit at once (clears a copied key)", false),
-    bind(X::Global, &[Code(KeyCode::F(1))], A::Help, "help", "show every binding", false),
+    bind(X::Global, &[Ctrl('c')], A::ForceQuit, "quit",
+        "quit at once (clears a copied key)", false),
+    bind(X::Global, &[Code(F(1))], A::Help, "help", "show every binding", false),
 
-    bind(X::List, &[C('j'), Code(KeyCode::Down)], A::Down, "down", "next key pair", false),
-    bind(X::List, &[C('k'), Code(KeyCode::Up)], A::Up, "up", "previous key pair", false),
-    bind(X::List, &[C('g'), Code(KeyCode::Home)], A::Top, "top", "first key pair", false),
-    bind(X::List, &[C('G'), Code(KeyCode::End)], A::Bottom, "bottom", "last key pair", false),
-    bind(X::List, &[Code(KeyCode::PageUp), Ctrl('b')], A::PageUp, "page up", "one page up", false),
-    bind(X::List, &[Code(KeyCode::PageDown), Ctrl('f')], A::PageDown, "page down", "one page down", false),
+    bind(X::List, &[C('j'), Code(Down)], A::Down, "down", "next key pair", false),
+    bind(X::List, &[C('k'), Code(Up)], A::Up, "up", "previous key pair", false),
+    bind(X::List, &[C('g'), Code(Home)], A::Top, "top", "first key pair", false),
+    bind(X::List, &[C('G'), Code(End)], A::Bottom, "bottom", "last key pair", false),
+    bind(X::List, &[Code(PageUp), Ctrl('b')], A::PageUp, "page up", "one page up", false),
+    bind(X::List, &[Code(PageDown), Ctrl('f')], A::PageDown, "page down", "one page down", false),
     bind(X::List, &[Ctrl('u')], A::HalfPageUp, "half up", "half a page up", false),
     bind(X::List, &[Ctrl('d')], A::HalfPageDown, "half down", "half a page down", false),
     bind(X::List, &[C('n')], A::Create, "new", "create a key pair", true),
     bind(X::List, &[C('i')], A::Import, "import", "import a public key", true),
-    bind(X::List, &[C('d'), Code(KeyCode::Delete)], A::Delete, "delete", "delete the marked or selected key pairs", true),
+    bind(X::List, &[C('d'), Code(Delete)], A::Delete, "delete",
+        "delete the marked or selected key pairs", true),
     bind(X::List, &[C('r')], A::Rename, "rename", "rename the selected key pair", false),
     bind(X::List, &[C(' ')], A::Mark, "mark", "mark or unmark the selected row", false),
     bind(X::List, &[C('/')], A::Filter, "filter", "filter by name, ID or fingerprint", true),
-    bind(X::List, &[C('y')], A::CopyPublicKey, "copy", "copy the selected ADB public key line", true),
+    bind(X::List, &[C('y')], A::CopyPublicKey, "copy",
+        "copy the selected ADB public key line", true),
     bind(X::List, &[C('e')], A::Export, "export", "export the tenant's adb_keys file", false),
     bind(X::List, &[C('t')], A::Tenants, "tenant", "switch tenant", false),
-    bind(X::List, &[Code(KeyCode::Esc)], A::Close, "clear", "clear the filter, cancel a key generation", false),
+    bind(X::List, &[Code(Esc)], A::Close, "clear",
+        "clear the filter, cancel a key generation", false),
     bind(X::List, &[C('?')], A::Help, "help", "show every binding", true),
     bind(X::List, &[C('q')], A::Quit, "quit", "quit", true),
 
-    bind(X::Filter, &[Code(KeyCode::Enter)], A::Submit, "keep", "keep the filter and return to the list", true),
-    bind(X::Filter, &[Code(KeyCode::Esc)], A::Close, "clear", "clear the filter", true),
+    bind(X::Filter, &[Code(Enter)], A::Submit, "keep",
+        "keep the filter and return to the list", true),
+    bind(X::Filter, &[Code(Esc)], A::Close, "clear", "clear the filter", true),
 
-    bind(X::Form, &[Code(KeyCode::Enter)], A::Submit, "submit", "next field, or submit on the last", true),
-    bind(X::Form, &[Code(KeyCode::Tab)], A::NextField, "next field", "switch field", true),
-    bind(X::Form, &[Code(KeyCode::Esc)], A::Close, "cancel", "close without changes", true),
+    bind(X::Form, &[Code(Enter)], A::Submit, "submit", "next field, or submit on the last", true),
+    bind(X::Form, &[Code(Tab)], A::NextField, "next field", "switch field", true),
+    bind(X::Form, &[Code(Esc)], A::Close, "cancel", "close without changes", true),
 
-    bind(X::Reveal, &[C('c')], A::CopyPrivateKey, "copy", "copy the private key (cleared after 30 s)", true),
-    bind(X::Reveal, &[C('s')], A::SavePrivateKey, "save", "save the private key and its .pub", true),
-    bind(X::Reveal, &[C('j'), Code(KeyCode::Down)], A::Down, "scroll", "scroll down", false),
-    bind(X::Reveal, &[C('k'), Code(KeyCode::Up)], A::Up, "scroll up", "scroll up", false),
-    bind(X::Reveal, &[Code(KeyCode::Esc)], A::Close, "close", "close (the key is not shown again)", true),
+    bind(X::Reveal, &[C('c')], A::CopyPrivateKey, "copy",
+        "copy the private key (cleared after 30 s)", true),
+    bind(X::Reveal, &[C('s')], A::SavePrivateKey, "save",
+        "save the private key and its .pub", true),
+    bind(X::Reveal, &[C('j'), Code(Down)], A::Down, "scroll", "scroll down", false),
+    bind(X::Reveal, &[C('k'), Code(Up)], A::Up, "scroll up", "scroll up", false),
+    bind(X::Reveal, &[Code(Esc)], A::Close, "close", "close (the key is not shown again)", true),
 
-    bind(X::Confirm, &[Code(KeyCode::Tab), Code(KeyCode::Left), Code(KeyCode::Right)], A::ToggleFocus, "switch", "switch between Cancel and the action", true),
-    bind(X::Confirm, &[Code(KeyCode::Enter)], A::Submit, "choose", "choose the focused button", true),
-    bind(X::Confirm, &[Code(KeyCode::Esc)], A::Close, "cancel", "cancel", true),
+    bind(X::Confirm, &[Code(Tab), Code(Left), Code(Right)], A::ToggleFocus, "switch",
+        "switch between Cancel and the action", true),
+    bind(X::Confirm, &[Code(Enter)], A::Submit, "choose", "choose the focused button", true),
+    bind(X::Confirm, &[Code(Esc)], A::Close, "cancel", "cancel", true),
 
-    bind(X::Tenants, &[Code(KeyCode::Down)], A::Down, "down", "next tenant", false),
-    bind(X::Tenants, &[Code(KeyCode::Up)], A::Up, "up", "previous tenant", false),
-    bind(X::Tenants, &[Code(KeyCode::Enter)], A::Submit, "switch", "switch to the selected or typed tenant", true),
-    bind(X::Tenants, &[Code(KeyCode::Esc)], A::Close, "cancel", "keep the current tenant", true),
+    bind(X::Tenants, &[Code(Down)], A::Down, "down", "next tenant", false),
+    bind(X::Tenants, &[Code(Up)], A::Up, "up", "previous tenant", false),
+    bind(X::Tenants, &[Code(Enter)], A::Submit, "switch",
+        "switch to the selected or typed tenant", true),
+    bind(X::Tenants, &[Code(Esc)], A::Close, "cancel", "keep the current tenant", true),
 
-    bind(X::Help, &[C('j'), Code(KeyCode::Down)], A::Down, "scroll", "scroll down", true),
-    bind(X::Help, &[C('k'), Code(KeyCode::Up)], A::Up, "scroll up", "scroll up", false),
-    bind(X::Help, &[Code(KeyCode::Esc), C('q'), C('?')], A::Close, "close", "close help", true),
+    bind(X::Help, &[C('j'), Code(Down)], A::Down, "scroll", "scroll down", true),
+    bind(X::Help, &[C('k'), Code(Up)], A::Up, "scroll up", "scroll up", false),
+    bind(X::Help, &[Code(Esc), C('q'), C('?')], A::Close, "close", "close help", true),
 ];
 
 /// The action a key asks for in `context`, if the table binds it there.

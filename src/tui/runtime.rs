@@ -244,7 +244,8 @@ pub fn run(options: ConsoleOptions) -> anyhow::Result<()> {
         eprintln!("adbkeys: cannot disable core dumps: {error}");
     }
     let _log_guard = init_logging();
-    tracing::info!(target: "adbkeys::tui", "console starting on store '{}'", options.store.display());
+    let store_shown = options.store.display();
+    tracing::info!(target: "adbkeys::tui", "console starting on store '{store_shown}'");
 
     let store = Store::new(&options.store)
         .with_context(|| format!("cannot open the store '{}'", options.store.display()))?;

@@ -432,8 +432,8 @@ impl App {
     }
 
     pub(super) fn on_confirm_cancelled(&mut self, action: &Confirmable) {
-        if let Confirmable::OverwritePrivateKey { path } | Confirmable::OverwriteExport { path, .. } =
-            action
+        use Confirmable::{OverwriteExport, OverwritePrivateKey};
+        if let OverwritePrivateKey { path } | OverwriteExport { path, .. } = action
             && let Some(Dialog::Path(prompt)) = self.dialogs.last_mut()
         {
             prompt.error = Some(format!(
