@@ -16,14 +16,6 @@ fn main() -> ExitCode {
 
 /// Makes every file and directory this process creates private to its user (the store, the
 /// logs, saved keys), whatever the caller's umask.
-#[expect(
-    unsafe_code,
-    reason = "umask(2) has no safe wrapper in std; it only sets a mask"
-)]
 fn restrict_umask() {
-    // SAFETY: umask only replaces the process's file-mode mask and cannot fail; it runs first,
-    // before any thread is started.
-    unsafe {
-        libc::umask(0o077);
-    }
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
 }

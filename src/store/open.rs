@@ -183,7 +183,8 @@ fn check_free_space(path: &Path) -> Result<(), StoreError> {
         source: io::Error::new(
             io::ErrorKind::StorageFull,
             format!(
-                "No space left on device: {} KiB free, adbkeys needs {} KiB to open the store safely",
+                "No space left on device: {} KiB free, adbkeys needs {} KiB to open the store \
+                 safely",
                 free / 1024,
                 FREE_SPACE_NEEDED / 1024
             ),

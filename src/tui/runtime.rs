@@ -240,7 +240,7 @@ pub fn terminal_to_app(event: TerminalEvent) -> Option<AppEvent> {
 
 /// Opens the console on a real terminal; see [`crate::tui::run`].
 pub fn run(options: ConsoleOptions) -> anyhow::Result<()> {
-    if let Err(error) = limit_core_dumps() {
+    if let Err(error) = crate::secrets::disable_core_dumps() {
         eprintln!("adbkeys: cannot disable core dumps: {error}");
     }
     let _log_guard = init_logging();
@@ -400,37 +400,10 @@ pub fn log_directory() -> Option<PathBuf> {
     )
 }
 
-/// Sets RLIMIT_CORE to 0 (soft and hard), so a crash never writes a private key to a core
-/// file.
-#[expect(
-    unsafe_code,
-    reason = "setrlimit has no safe wrapper among the dependencies; the call only reads a \
-              local struct"
-)]
-fn limit_core_dumps() -> io::Result<()> {
-    let limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: `limit` is a valid, initialised rlimit that outlives the call; setrlimit only
-    // reads it.
-    let result = unsafe { libc::setrlimit(libc::RLIMIT_CORE, &raw const limit) };
-    if result == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
-}
-
 /// Lowers the calling thread's scheduling priority a little (nice 5), so that key generation
 /// and store reads yield the CPU to the thread that handles keys and draws. Not further: on a
 /// jump host busy with other users' work, a lower priority starves the key generation itself.
 /// Linux applies nice values per thread. Failing to lower it changes nothing else.
-#[expect(
-    unsafe_code,
-    reason = "setpriority has no safe wrapper among the dependencies; it takes plain integers"
-)]
 fn lower_thread_priority() {
-    // SAFETY: setpriority only reads its integer arguments; `who == 0` is the calling thread.
-    let _ = unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, 5) };
+    let _ = rustix::process::setpriority_process(None, 5);
 }

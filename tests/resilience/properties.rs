@@ -142,7 +142,8 @@ proptest! {
             .chunks(64)
             .map(|chunk| std::str::from_utf8(chunk).expect("base64 is ASCII"))
             .collect();
-        let pem = format!("-----BEGIN {label}-----\n{}\n-----END {label}-----\n", wrapped.join("\n"));
+        let body = wrapped.join("\n");
+        let pem = format!("-----BEGIN {label}-----\n{body}\n-----END {label}-----\n");
         let refused = parse_import(ImportInput::PrivateKey, pem.as_bytes());
         prop_assert!(refused.is_err(), "random bytes made a key");
     }
