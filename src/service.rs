@@ -165,11 +165,40 @@ impl KeyPairService {
         &self,
         request: &CreateKeyPairRequest,
     ) -> Result<CreatedKeyPair, ApiError> {
+        let generated = self.precheck_and_generate(request)?;
+        self.create_key_pair_with(request, generated)
+    }
+
+    /// The slow half of a creation: generates the key pair on a thread of its own while
+    /// `precheck_create` checks the name and the quota in the store, so that the two overlap.
+    /// The store stays open until the key is ready, so the insert of `create_key_pair_with`
+    /// that follows within 50 ms does not open it again (another process waiting still gets
+    /// its turn). When a check fails the key being generated is dropped unseen (zeroized).
+    pub fn precheck_and_generate(
+        &self,
+        request: &CreateKeyPairRequest,
+    ) -> Result<GeneratedKeyPair, ApiError> {
+        let op = "create";
+        check_tenant(op, &request.tenant)?;
+        check_name(op, &request.key_pair_name)?;
+
+        let generation = std::thread::Builder::new()
+            .name("adbkeys-keygen".to_owned())
+            .spawn(generate_key_pair);
+        let _keep_open = self.store.keep_open();
         self.precheck_create(request)?;
 
-        let generated = generate_key_pair()
-            .map_err(|error| ApiError::new(ErrorCode::InternalError, format!("create: {error}")))?;
-        self.create_key_pair_with(request, generated)
+        let generated = match generation {
+            Ok(thread) => thread.join().map_err(|_| {
+                ApiError::new(
+                    ErrorCode::InternalError,
+                    format!("{op}: the key generation failed"),
+                )
+            })?,
+            // No thread to be had: generate on this one, after the checks.
+            Err(_) => generate_key_pair(),
+        };
+        generated.map_err(|error| ApiError::new(ErrorCode::InternalError, format!("{op}: {error}")))
     }
 
     /// CreateKeyPair with a key pair generated beforehand (the console generates in the

@@ -1,13 +1,15 @@
-//! The key-pair store: sled 0.34 on disk, opened for each operation and closed after it, so
-//! that several processes (consoles and scripts in different SSH sessions) share one store.
+//! The key-pair store: sled 0.34 on disk, held open while a process is busy and closed after
+//! 50 ms idle or when another process waits, so that several processes (consoles and scripts in
+//! different SSH sessions) share one store.
 //!
-//! Layout, the atomic quota and the retry on sled's directory lock are described in
+//! Layout, the atomic quota, holding and the retry on sled's directory lock are described in
 //! docs/architecture.md.
 
 mod open;
 
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -17,7 +19,9 @@ use sha2::{Digest, Sha256};
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 
-use open::{from_sled, from_transaction, with_db};
+use open::{Holder, from_sled, from_transaction, with_db};
+
+pub use open::KeepOpenGuard;
 
 /// The version written into every record.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -122,14 +126,17 @@ const PUBLIC_KEYS: &str = "pubkeys";
 /// to zero loses its counter.
 const COUNTS: &str = "counts";
 
-/// A handle on a store directory. Cheap: it holds only the path; every method opens the
-/// database, does one transaction, flushes if it wrote, and closes it again.
+/// A handle on a store directory. Cheap to clone: every handle on one directory in a process
+/// shares one holder. Each method does one transaction and flushes if it wrote, on the
+/// database the process holds open, or opens it first; the database is closed again after
+/// 50 ms without an operation, or after the current operation when another process waits.
 ///
 /// Tenants are taken as given: callers check them with [`crate::rules::validate_tenant`]
 /// first, which also keeps the 0x00 separator of the index keys out of them.
 #[derive(Debug, Clone)]
 pub struct Store {
     path: PathBuf,
+    holder: Arc<Holder>,
 }
 
 impl Store {
@@ -154,7 +161,34 @@ impl Store {
             let source = std::io::Error::new(std::io::ErrorKind::NotADirectory, "not a directory");
             return Err(StoreError::Io { path, source });
         }
-        Ok(Self { path })
+        let holder = Holder::for_path(&path);
+        Ok(Self { path, holder })
+    }
+
+    /// Closes the database and releases the store's lock now, if this process holds them;
+    /// the next operation opens it again. For a process about to exit, and for anything that
+    /// must reach the files directly.
+    pub fn release(&self) {
+        self.holder.release();
+    }
+
+    /// [`Store::release`] for every store this process holds; called at the end of a command.
+    pub fn release_all() {
+        open::release_all();
+    }
+
+    /// Keeps the database open between operations while the guard lives, rather than closing
+    /// it after 50 ms idle (another process waiting still gets its turn at once). For a
+    /// caller that knows another operation follows after slow work, as a creation does after
+    /// generating its key.
+    pub fn keep_open(&self) -> KeepOpenGuard {
+        self.holder.keep_open()
+    }
+
+    /// How many times this process has opened the database of this directory (for tests and
+    /// measurements).
+    pub fn open_count(&self) -> u64 {
+        self.holder.open_count()
     }
 
     /// `$ADBKEYS_STORE` is for callers to apply; this is `$XDG_DATA_HOME/adbkeys` (by default
@@ -559,7 +593,7 @@ impl Store {
         &self,
         operation: impl FnOnce(&sled::Db) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        with_db(&self.path, operation)
+        with_db(&self.holder, &self.path, operation)
     }
 
     /// Runs a writing operation, then flushes it to disk before reporting success.
@@ -567,7 +601,7 @@ impl Store {
         &self,
         operation: impl FnOnce(&sled::Db) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        with_db(&self.path, |db| {
+        with_db(&self.holder, &self.path, |db| {
             let value = operation(db)?;
             db.flush().map_err(|error| from_sled(&self.path, error))?;
             Ok(value)

@@ -9,7 +9,6 @@ use super::files::{self, StagedFile, WriteError};
 use super::output::{self, DataDocument, PageDocument, RequestDocument, print_json};
 use super::{Cli, Command, CreateArgs, ExportArgs, Failure, FindArgs, ImportArgs, ListArgs};
 use crate::error::{ApiError, ErrorCode};
-use crate::keys::generate_key_pair;
 use crate::keys::import::ImportInput;
 use crate::service::{
     CreateKeyPairRequest, CreatedKeyPair, DescribeKeyPairsRequest, ImportKeyPairRequest,
@@ -27,7 +26,7 @@ const TABLE_PAGE_SIZE: u32 = 100;
 /// Runs one subcommand against the store.
 pub fn run(cli: &Cli, command: &Command, store: Store) -> Result<(), Failure> {
     let service = KeyPairService::new(store);
-    match command {
+    let result = match command {
         Command::Create(args) => create(cli, &service, args),
         Command::Import(args) => import(cli, &service, args),
         Command::List(args) => list(cli, &service, args),
@@ -40,7 +39,11 @@ pub fn run(cli: &Cli, command: &Command, store: Store) -> Result<(), Failure> {
         Command::Tui => Err(Failure::Usage(
             "tui: the console is not a batch command".to_owned(),
         )),
-    }
+    };
+
+    // The command is done: close the store now rather than leave it to the exit.
+    service.store().release();
+    result
 }
 
 fn create(cli: &Cli, service: &KeyPairService, args: &CreateArgs) -> Result<(), Failure> {
@@ -98,9 +101,7 @@ fn create_and_save(
         }
     }
 
-    service.precheck_create(request)?;
-    let generated = generate_key_pair()
-        .map_err(|error| ApiError::new(ErrorCode::InternalError, format!("create: {error}")))?;
+    let generated = service.precheck_and_generate(request)?;
     let private_file = StagedFile::write(path, generated.private_pem.as_bytes(), PRIVATE_KEY_MODE)
         .map_err(write_failure)?;
 

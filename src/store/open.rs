@@ -1,11 +1,14 @@
-//! Opening the sled database for one operation: the wait on another process's lock, and the
+//! Opening the sled database and holding it while the process is busy: the wait on another
+//! process's lock, the release after 50 ms idle or as soon as another process waits, and the
 //! mapping of sled's failures to [`StoreError`].
 
+use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io;
 use std::panic::{self, AssertUnwindSafe};
-use std::path::Path;
-use std::sync::{Mutex, PoisonError};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -13,6 +16,14 @@ use super::StoreError;
 
 /// How long an operation waits for another process to release the store before `Busy`.
 pub(crate) const BUSY_AFTER: Duration = Duration::from_secs(5);
+
+/// How long a process keeps the store open after its last operation, so that a burst of
+/// operations pays one open.
+pub(crate) const IDLE_RELEASE: Duration = Duration::from_millis(50);
+
+/// How often the closer of a held store looks for a process waiting its turn and for the end
+/// of the idle time.
+const CLOSER_POLL: Duration = Duration::from_millis(5);
 
 /// The first pause between two attempts to open a locked store.
 const FIRST_RETRY_DELAY: Duration = Duration::from_millis(1);
@@ -41,47 +52,254 @@ const TURN_RETRY_DELAY: Duration = Duration::from_millis(1);
 /// 512 KiB).
 const FREE_SPACE_NEEDED: u64 = 2 * 1024 * 1024;
 
-/// Serializes the operations of one process, so that its threads queue here rather than spin
-/// on the file lock against each other. Held from the open until the database is dropped.
-static PROCESS_GATE: Mutex<()> = Mutex::new(());
+/// The store of one directory as this process holds it: the open database (while held),
+/// the count of opens, and what keeps it open. One per directory and process, shared by every
+/// [`super::Store`] handle on that directory.
+pub(crate) struct Holder {
+    state: Mutex<HolderState>,
+    opens: AtomicU64,
+}
 
-/// Runs `operation` on the store at `path` opened for it alone, then closes the store.
+#[derive(Default)]
+struct HolderState {
+    held: Option<Held>,
+    /// When the last operation ended.
+    last_used: Option<Instant>,
+    /// How many [`KeepOpenGuard`]s are alive: while any is, idleness does not close the store.
+    kept_open: usize,
+    /// Whether a closer thread is watching `held`.
+    closer_running: bool,
+}
+
+/// An open database with the store's lock file held, and the turnstile file (not locked) to
+/// see whether another process waits for its turn.
+struct Held {
+    // Fields drop in order: the database closes before the lock is released.
+    db: sled::Db,
+    _lock: File,
+    turnstile: File,
+}
+
+impl std::fmt::Debug for Holder {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("Holder")
+            .field("opens", &self.opens.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+/// Every directory this process has made a store handle for, by canonical path.
+static HOLDERS: Mutex<BTreeMap<PathBuf, Arc<Holder>>> = Mutex::new(BTreeMap::new());
+
+impl Holder {
+    /// The holder of the store at `path` (canonical, so that two spellings of one directory
+    /// share it rather than wait for each other's lock).
+    pub(crate) fn for_path(path: &Path) -> Arc<Self> {
+        let key = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        let mut holders = HOLDERS.lock().unwrap_or_else(PoisonError::into_inner);
+        Arc::clone(holders.entry(key).or_insert_with(|| {
+            Arc::new(Self {
+                state: Mutex::new(HolderState::default()),
+                opens: AtomicU64::new(0),
+            })
+        }))
+    }
+
+    /// How many times this process has opened the database.
+    pub(crate) fn open_count(&self) -> u64 {
+        self.opens.load(Ordering::Relaxed)
+    }
+
+    /// Closes the database and releases the lock now, if held.
+    pub(crate) fn release(&self) {
+        let mut state = self.lock_state();
+        state.held = None;
+    }
+
+    /// Keeps the database open, once an operation has opened it, until the guard is dropped,
+    /// unless another process waits for its turn.
+    pub(crate) fn keep_open(self: &Arc<Self>) -> KeepOpenGuard {
+        self.lock_state().kept_open += 1;
+        KeepOpenGuard {
+            holder: Arc::clone(self),
+        }
+    }
+
+    fn lock_state(&self) -> MutexGuard<'_, HolderState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Releases every store this process holds; for the end of a process, so that it closes its
+/// databases itself rather than leave them to the exit.
+pub(crate) fn release_all() {
+    let holders: Vec<Arc<Holder>> = HOLDERS
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .values()
+        .cloned()
+        .collect();
+    for holder in holders {
+        holder.release();
+    }
+}
+
+/// Keeps a store open between operations while alive (see [`super::Store::keep_open`]).
+#[must_use = "the store is kept open only while the guard lives"]
+pub struct KeepOpenGuard {
+    holder: Arc<Holder>,
+}
+
+impl std::fmt::Debug for KeepOpenGuard {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("KeepOpenGuard")
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for KeepOpenGuard {
+    fn drop(&mut self) {
+        let mut state = self.holder.lock_state();
+        state.kept_open = state.kept_open.saturating_sub(1);
+        state.last_used = Some(Instant::now());
+    }
+}
+
+/// Runs `operation` on the store at `path`: on the database this process holds if it holds
+/// it, else opened for it. Afterwards the database stays open for [`IDLE_RELEASE`] in case
+/// another operation follows, unless another process waits for its turn or the operation
+/// failed for a reason other than a refusal, in which case it is closed at once.
 ///
 /// Waits while another process holds the store (or this process's previous handle is still
 /// closing), for at most [`BUSY_AFTER`].
 pub(crate) fn with_db<T>(
+    holder: &Arc<Holder>,
     path: &Path,
     operation: impl FnOnce(&sled::Db) -> Result<T, StoreError>,
 ) -> Result<T, StoreError> {
-    let _gate = PROCESS_GATE.lock().unwrap_or_else(PoisonError::into_inner);
+    let mut state = holder.lock_state();
 
-    let started = Instant::now();
-    let _lock = lock_store(path, started)?;
-    check_free_space(path)?;
+    let held = match state.held.take() {
+        Some(held) => {
+            // The directory can have been replaced and the disk filled since the last
+            // operation; both are checked before every operation, as before every open.
+            check_directory(path)?;
+            check_free_space(path)?;
+            held
+        }
+        None => {
+            let started = Instant::now();
+            let (lock, turnstile) = lock_store(path, started)?;
+            check_free_space(path)?;
 
-    let db = open_waiting(path, started)?;
+            let db = open_waiting(path, started)?;
+            holder.opens.fetch_add(1, Ordering::Relaxed);
+            Held {
+                db,
+                _lock: lock,
+                turnstile,
+            }
+        }
+    };
 
     // sled 0.34 can panic on data it cannot make sense of rather than return an error; a
     // damaged store must give an error, so a panic inside the operation becomes `Corrupt`.
-    let result = panic::catch_unwind(AssertUnwindSafe(|| operation(&db)))
+    let result = panic::catch_unwind(AssertUnwindSafe(|| operation(&held.db)))
         .unwrap_or_else(|panic| Err(panicked(path, panic.as_ref())));
 
-    drop(db);
+    let healthy = match &result {
+        Ok(_) => true,
+        Err(error) => is_refusal(error),
+    };
+    if healthy && !someone_waits(&held.turnstile) && start_closer(holder, &mut state) {
+        state.held = Some(held);
+        state.last_used = Some(Instant::now());
+    }
     result
 }
 
-/// Takes the store's own lock file, waiting while another process holds it.
+/// Whether an error is the store refusing a request, which leaves the database as it was.
+fn is_refusal(error: &StoreError) -> bool {
+    matches!(
+        error,
+        StoreError::QuotaExceeded { .. }
+            | StoreError::DuplicateName { .. }
+            | StoreError::DuplicateKey { .. }
+            | StoreError::NotFound { .. }
+            | StoreError::InvalidRecord { .. }
+    )
+}
+
+/// Whether another process holds the turnstile, that is, waits for the store's lock.
+fn someone_waits(turnstile: &File) -> bool {
+    match turnstile.try_lock() {
+        Ok(()) => {
+            let _ = turnstile.unlock();
+            false
+        }
+        Err(TryLockError::WouldBlock) => true,
+        // Unable to tell: let the other process have its turn rather than risk starving it.
+        Err(TryLockError::Error(_)) => true,
+    }
+}
+
+/// Makes sure a closer thread watches the held database; false when none can be started,
+/// in which case the database must be closed after the operation as it is.
+fn start_closer(holder: &Arc<Holder>, state: &mut HolderState) -> bool {
+    if state.closer_running {
+        return true;
+    }
+
+    let watched = Arc::clone(holder);
+    let spawned = thread::Builder::new()
+        .name("adbkeys-store-closer".to_string())
+        .spawn(move || run_closer(&watched));
+    state.closer_running = spawned.is_ok();
+    state.closer_running
+}
+
+/// Closes the held database once it has been idle for [`IDLE_RELEASE`] (and no guard keeps
+/// it open), or at once when another process waits for its turn. Ends when nothing is held.
+///
+/// The thread is never joined: a process that exits while holding the store does not wait
+/// for it, and the kernel releases the locks of an ending process (every write was flushed
+/// when it returned).
+fn run_closer(holder: &Holder) {
+    loop {
+        thread::sleep(CLOSER_POLL);
+
+        let mut state = holder.lock_state();
+        let Some(held) = &state.held else {
+            state.closer_running = false;
+            return;
+        };
+        let idle = state.kept_open == 0
+            && state
+                .last_used
+                .is_none_or(|last_used| last_used.elapsed() >= IDLE_RELEASE);
+        if idle || someone_waits(&held.turnstile) {
+            state.held = None;
+            state.closer_running = false;
+            return;
+        }
+    }
+}
+
+/// Takes the store's own lock file, waiting while another process holds it; returns it
+/// locked, and the turnstile file unlocked.
 ///
 /// sled locks its `db` file only after it has read (and, for a new store, written) its `conf`
 /// file, so processes that open a new store at the same moment can read each other's half-written
 /// `conf` and fail with "corrupt data". This lock, taken before sled is touched at all, makes the
-/// whole open, operation and close one process's turn at a time.
+/// whole open, the operations and the close one process's turn at a time.
 ///
 /// Turns are taken through a turnstile: a waiter holds `adbkeys.turnstile` while it waits for
 /// the lock, so a process that has just released the lock cannot take it straight back (it
 /// must pass the turnstile first) and a waiting process gets the next turn instead of starving
-/// behind a busy one.
-fn lock_store(path: &Path, started: Instant) -> Result<File, StoreError> {
+/// behind a busy one. A process holding the store sees the locked turnstile and releases.
+fn lock_store(path: &Path, started: Instant) -> Result<(File, File), StoreError> {
     check_directory(path)?;
 
     let turnstile = open_lock_file(&path.join(TURNSTILE_FILE))?;
@@ -90,8 +308,11 @@ fn lock_store(path: &Path, started: Instant) -> Result<File, StoreError> {
     let lock = open_lock_file(&path.join(LOCK_FILE))?;
     wait_for_lock(path, &lock, started, TURN_RETRY_DELAY)?;
 
-    drop(turnstile);
-    Ok(lock)
+    turnstile.unlock().map_err(|source| StoreError::Io {
+        path: path.join(TURNSTILE_FILE),
+        source,
+    })?;
+    Ok((lock, turnstile))
 }
 
 /// Opens (creating if needed) one of the store's lock files.
