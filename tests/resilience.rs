@@ -430,11 +430,7 @@ fn fill_until_full(path: &Path) {
     let chunk = vec![0u8; 16 * 1024];
     loop {
         if let Err(error) = file.write_all(&chunk).and_then(|()| file.sync_all()) {
-            assert_eq!(
-                error.raw_os_error(),
-                Some(rustix::io::Errno::NOSPC.raw_os_error()),
-                "{error}"
-            );
+            assert_eq!(error.raw_os_error(), Some(rustix::io::Errno::NOSPC.raw_os_error()), "{error}");
             break;
         }
     }
