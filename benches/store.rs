@@ -3,8 +3,8 @@
 //! store. Prints figures and their ratio to the
 //! targets of docs/performance.md; it passes or fails nothing.
 //!
-//! `cargo bench --bench store` runs it all (about ten minutes, most of it filling a store of
-//! 500,000 records); `ADBKEYS_BENCH_SIZES=1000,50000` limits the store sizes.
+//! `cargo bench --bench store` runs it all (about two minutes on two cores, most of it filling a
+//! store of 500,000 records); `ADBKEYS_BENCH_SIZES=1000,50000` limits the store sizes.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;

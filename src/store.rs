@@ -588,7 +588,7 @@ impl Store {
         })
     }
 
-    /// Runs a reading operation on the store opened for it.
+    /// Runs a reading operation on the store, held or opened for it.
     fn read<T>(
         &self,
         operation: impl FnOnce(&sled::Db) -> Result<T, StoreError>,

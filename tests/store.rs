@@ -918,6 +918,66 @@ fn another_thread_of_the_process_uses_the_held_store() {
 }
 
 #[test]
+fn a_store_kept_open_survives_idleness_and_closes_after_it() {
+    let (_dir, store) = new_store();
+    let guard = store.keep_open();
+    store.count("default").expect("count");
+    thread::sleep(StdDuration::from_millis(300));
+    store.count("default").expect("count");
+    assert_eq!(
+        store.open_count(),
+        1,
+        "the store was closed while kept open"
+    );
+
+    // Without the guard, 50 ms of idleness close it: 300 ms leave the closer ample time.
+    drop(guard);
+    thread::sleep(StdDuration::from_millis(300));
+    store.count("default").expect("count");
+    assert_eq!(store.open_count(), 2, "the store stayed open while idle");
+}
+
+/// A creation checks the store while its key is generated and inserts once the key is ready,
+/// however long that takes: one open for the whole creation.
+#[test]
+fn a_creation_through_the_service_opens_the_store_once() {
+    use adbkeys::error::ErrorCode;
+    use adbkeys::service::{CreateKeyPairRequest, KeyPairService};
+
+    let (_dir, store) = new_store();
+    let service = KeyPairService::new(store.clone());
+    let request = CreateKeyPairRequest {
+        tenant: "default".to_string(),
+        key_pair_name: "phone".to_string(),
+    };
+
+    let created = service.create_key_pair(&request).expect("a creation");
+    assert_eq!(
+        store.open_count(),
+        1,
+        "the creation opened the store more than once"
+    );
+    let stored = store
+        .get("default", &created.key_pair_id)
+        .expect("get")
+        .expect("the created key pair is stored");
+    assert_eq!(stored.public_key_line, created.public_key_line);
+
+    // The same name again fails in the check, before a key is used.
+    let refused = service
+        .create_key_pair(&request)
+        .err()
+        .expect("a duplicate name is refused");
+    assert_eq!(refused.code, ErrorCode::DuplicateKeyPairName);
+    assert!(
+        refused.message.contains(&created.key_pair_id),
+        "{}",
+        refused.message
+    );
+    assert_eq!(store.count("default").expect("count"), 1);
+}
+
+#[test]
 fn two_processes_alternating_bursts_never_get_busy() {
     let (_dir, store) = new_store();
     let args = vec!["12,30".to_string(), "12,30".to_string()];
