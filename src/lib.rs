@@ -3,7 +3,8 @@
 //! The layers, from the bottom up:
 //! - [`keys`]: ADB key formats and key generation (pure, no I/O),
 //! - [`rules`]: names, tenants, identifiers and timestamps of the cloud API,
-//! - [`store`]: the sled store, opened per operation so that several sessions can share it,
+//! - [`store`]: the sled store, held only while a process is busy so that several sessions
+//!   share it,
 //! - [`service`]: the operations of the API (CreateKeyPair, ImportKeyPair, ...) over the store,
 //! - [`cli`] and [`tui`]: thin front ends over [`service`].
 

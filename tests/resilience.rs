@@ -261,6 +261,10 @@ fn open_close_cycles(store: &Store, seed: u64, cycles: u64) {
                 store.delete(&tenant, &[id]).expect("delete");
             }
         }
+
+        // Close after every operation, so that each cycle opens the database anew rather than
+        // reusing the one a busy process holds.
+        store.release();
     }
 }
 
@@ -349,7 +353,11 @@ fn sigkill_at_random_moments_loses_no_reported_write_and_leaves_no_half_record()
 #[test]
 fn one_thousand_open_close_cycles_in_one_process() {
     let (_dir, store) = new_store();
+    let opened_before = store.open_count();
+
     open_close_cycles(&store, 1, 1000);
+
+    assert_eq!(store.open_count() - opened_before, 1000);
     assert_consistent(&store);
 }
 
@@ -430,7 +438,11 @@ fn fill_until_full(path: &Path) {
     let chunk = vec![0u8; 16 * 1024];
     loop {
         if let Err(error) = file.write_all(&chunk).and_then(|()| file.sync_all()) {
-            assert_eq!(error.raw_os_error(), Some(rustix::io::Errno::NOSPC.raw_os_error()), "{error}");
+            assert_eq!(
+                error.raw_os_error(),
+                Some(rustix::io::Errno::NOSPC.raw_os_error()),
+                "{error}"
+            );
             break;
         }
     }
