@@ -42,6 +42,12 @@ const LOCK_FILE: &str = "adbkeys.lock";
 /// The file a process holds while it waits for [`LOCK_FILE`], so that turns alternate.
 const TURNSTILE_FILE: &str = "adbkeys.turnstile";
 
+/// How the names of sled's snapshot files start (sled 0.34.7, pagecache/snapshot.rs).
+const SNAPSHOT_PREFIX: &str = "snap.";
+
+/// How the name of a snapshot file sled has not finished writing ends.
+const INTERRUPTED_SNAPSHOT_SUFFIX: &str = ".generating";
+
 /// The longest pause of the process next in turn: short, as the turn is its own once the
 /// holder's operation (a few milliseconds) ends.
 const TURN_RETRY_DELAY: Duration = Duration::from_millis(1);
@@ -361,6 +367,8 @@ fn wait_for_lock(
 
 /// Opens the database, retrying with growing pauses while its lock is held elsewhere.
 fn open_waiting(path: &Path, started: Instant) -> Result<sled::Db, StoreError> {
+    remove_interrupted_snapshots(path)?;
+
     let config = sled::Config::new()
         .path(path)
         .mode(sled::Mode::LowSpace)
@@ -386,6 +394,48 @@ fn open_waiting(path: &Path, started: Instant) -> Result<sled::Db, StoreError> {
             Err(error) => return Err(from_sled(path, error)),
         }
     }
+}
+
+/// Removes the snapshot files whose writing was interrupted, so that sled recovers from its
+/// last complete snapshot and the log instead of failing on them.
+///
+/// sled 0.34.7 writes a snapshot only while it opens: to `snap.LSN.generating`, then fsync,
+/// then a rename to `snap.LSN`, then it removes the older snapshots. A process killed before
+/// the rename leaves the `.generating` file empty, cut short or complete; yet sled reads it as
+/// the newest snapshot (its list of snapshot files skips only `.in___motion` files), and an
+/// empty or cut-short one makes every later open fail with "corrupt data" (sled issue 1527).
+///
+/// Removing it is safe: the previous complete snapshot is still there (older ones are removed
+/// only after the rename), the interrupted open had not returned, so nothing was written
+/// after it, and recovering from that snapshot and the log is what the interrupted open was
+/// doing. Called with the store's lock file held, so no other open is writing a snapshot now.
+fn remove_interrupted_snapshots(path: &Path) -> Result<(), StoreError> {
+    let entries = std::fs::read_dir(path).map_err(|source| StoreError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    for entry in entries {
+        let entry = entry.map_err(|source| StoreError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if !(name.starts_with(SNAPSHOT_PREFIX) && name.ends_with(INTERRUPTED_SNAPSHOT_SUFFIX)) {
+            continue;
+        }
+
+        let snapshot_path = entry.path();
+        tracing::warn!(
+            path = %snapshot_path.display(),
+            "removing a snapshot file whose writing was interrupted"
+        );
+        std::fs::remove_file(&snapshot_path).map_err(|source| StoreError::Io {
+            path: snapshot_path,
+            source,
+        })?;
+    }
+    Ok(())
 }
 
 /// Refuses to open the store, naming the path, when its file system has less than
