@@ -1047,3 +1047,115 @@ fn no_error_message_quotes_private_key_material() {
         "most variants must be refused, only {failures} were"
     );
 }
+
+/// A text with its line breaks (LF or CRLF) rewritten: `"\r"` for CR-only, `"\r\n"`, or
+/// `"mixed"` for CR, LF and CRLF in turn.
+fn with_breaks(text: &[u8], breaks: &str) -> Vec<u8> {
+    let text = String::from_utf8(text.to_vec()).expect("a text file");
+    let lines: Vec<&str> = text
+        .split('\n')
+        .map(|line| line.trim_end_matches('\r'))
+        .collect();
+    if breaks != "mixed" {
+        return lines.join(breaks).into_bytes();
+    }
+
+    let mut out = String::new();
+    for (index, line) in lines.iter().enumerate() {
+        out.push_str(line);
+        if index + 1 < lines.len() {
+            out.push_str(["\r", "\n", "\r\n"][index % 3]);
+        }
+    }
+    out.into_bytes()
+}
+
+const MD5_OF_ADBKEY_PUB: &str = "10:57:97:18:C7:7C:68:7E:70:97:99:32:E8:42:1A:5A";
+
+#[test]
+fn private_keys_with_cr_crlf_or_mixed_line_breaks_give_the_readme_key() {
+    for file in ["adbkey", "adbkey.pkcs1.pem"] {
+        for breaks in ["\r", "\r\n", "mixed"] {
+            let text = with_breaks(&case(file), breaks);
+            let key = parse_import(ImportInput::PrivateKey, &text)
+                .unwrap_or_else(|err| panic!("{file} with {breaks:?} breaks: {err}"))
+                .key;
+            assert_eq!(
+                key.fingerprint_md5(),
+                MD5_OF_ADBKEY_PUB,
+                "{file} {breaks:?}"
+            );
+        }
+    }
+
+    let appendix = with_breaks(&case("appendix_a_adbkey"), "\r");
+    let key = parse_import(ImportInput::PrivateKey, &appendix).expect("appendix A with CR");
+    assert_eq!(key.key, appendix_a_key());
+}
+
+#[test]
+fn refusals_that_read_pem_lines_hold_with_cr_line_breaks() {
+    let encrypted = with_breaks(&case("adbkey.encrypted_pkcs1.pem"), "\r");
+    assert_eq!(
+        parse_private_pem(&encrypted),
+        Err(KeyError::EncryptedPrivateKey)
+    );
+
+    let ec = with_breaks(&case("ec_p256_sec1_with_params.pem"), "\r");
+    assert_eq!(
+        parse_private_pem(&ec).map(|_| ()),
+        Err(KeyError::NotRsa {
+            algorithm: "EC".into()
+        })
+    );
+}
+
+#[test]
+fn public_keys_with_cr_crlf_or_mixed_line_breaks_give_the_readme_key() {
+    let line = String::from_utf8(case("adbkey.pub")).expect("text");
+    let (base64, comment) = line.split_once(' ').expect("a comment");
+    let wrapped = |width: usize| {
+        let mut lines: Vec<String> = base64
+            .as_bytes()
+            .chunks(width)
+            .map(|chunk| String::from_utf8_lossy(chunk).into_owned())
+            .collect();
+        if let Some(last) = lines.last_mut() {
+            last.push(' ');
+            last.push_str(comment);
+        }
+        lines.join("\n") + "\n"
+    };
+
+    for (what, text) in [
+        ("one line", format!("{line}\n")),
+        ("wrapped at 64", wrapped(64)),
+        ("wrapped at 76", wrapped(76)),
+        ("blank lines around", format!("\n\n{line}\n\n")),
+    ] {
+        for breaks in ["\r", "\r\n", "mixed"] {
+            let text = with_breaks(text.as_bytes(), breaks);
+            let imported = parse_import(ImportInput::PublicKey, &text)
+                .unwrap_or_else(|err| panic!("{what} with {breaks:?} breaks: {err}"));
+            assert_eq!(
+                imported.key.fingerprint_md5(),
+                MD5_OF_ADBKEY_PUB,
+                "{what} {breaks:?}"
+            );
+            assert_eq!(imported.comment, "user@host", "{what} {breaks:?}");
+        }
+    }
+
+    let nosuffix = with_breaks(&case("adbkey.pub.nosuffix"), "\r");
+    let imported = parse_import(ImportInput::PublicKey, &nosuffix).expect("nosuffix with CR");
+    assert_eq!(imported.key.fingerprint_md5(), MD5_OF_ADBKEY_PUB);
+}
+
+#[test]
+fn a_second_line_after_a_cr_is_still_an_extra_line() {
+    let text = [case("adbkey.pub"), b"\r\rnot a key".to_vec()].concat();
+    assert_eq!(
+        PublicKeyLine::parse(&text),
+        Err(KeyError::ExtraLine { line: 3 })
+    );
+}

@@ -1675,3 +1675,72 @@ fn the_documented_bindings_are_the_binding_table() {
         "docs/console.md must list the bindings as the table has them:\n{markdown}"
     );
 }
+
+/// Pastes `text` into the import form named `name` and runs the import against a real store;
+/// gives the screen after the paste, the result, the service and its temp dir.
+fn import_pasted(
+    name: &str,
+    text: String,
+) -> (String, JobResult, KeyPairService, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let service = KeyPairService::new(Store::new(dir.path().join("store")).expect("store"));
+    let mut drive = Drive::with_items(80, 24, sample_items());
+    drive.ch('i');
+    drive.type_text(name);
+    drive.send(AppEvent::Paste(text));
+    let screen = screen_of(&drive.app, 80, 24);
+
+    drive.key(KeyCode::Enter);
+    let job = match drive.take_jobs().pop() {
+        Some(job @ Job::Import { .. }) => job,
+        other => panic!("{other:?}"),
+    };
+    let result = jobs::perform(&service, job);
+    (screen, result, service, dir)
+}
+
+#[test]
+fn a_paste_with_cr_line_breaks_imports_a_private_key_or_a_wrapped_public_key() {
+    // Terminals send pasted line breaks as CR.
+    let pem = std::fs::read_to_string(cases().join("adbkey")).expect("case");
+    let (screen, result, service, _dir) = import_pasted("laptop", pem.replace('\n', "\r"));
+    assert!(
+        screen.contains("pasted a private key PEM (28 lines)"),
+        "{screen}"
+    );
+    match result {
+        JobResult::Imported(Ok(summary)) => {
+            let detail = service
+                .show_key_pair("default", &summary.key_pair_id)
+                .expect("stored");
+            assert_eq!(
+                detail.fingerprint_md5,
+                "10:57:97:18:C7:7C:68:7E:70:97:99:32:E8:42:1A:5A"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+
+    let public = std::fs::read_to_string(cases().join("adbkey.pub")).expect("case");
+    let (base64, comment) = public.split_once(' ').expect("a comment");
+    let wrapped: Vec<&str> = base64
+        .as_bytes()
+        .chunks(76)
+        .map(|chunk| std::str::from_utf8(chunk).expect("ascii"))
+        .collect();
+    let text = format!("{} {comment}\r", wrapped.join("\r"));
+    let (screen, result, service, _dir) = import_pasted("wrapped", text);
+    assert!(screen.contains("pasted (10 lines)"), "{screen}");
+    match result {
+        JobResult::Imported(Ok(summary)) => {
+            let detail = service
+                .show_key_pair("default", &summary.key_pair_id)
+                .expect("stored");
+            assert_eq!(
+                detail.fingerprint_md5,
+                "10:57:97:18:C7:7C:68:7E:70:97:99:32:E8:42:1A:5A"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+}

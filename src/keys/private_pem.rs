@@ -33,8 +33,8 @@ pub fn to_pkcs8_pem(key: &rsa::PrivateKey) -> Result<Zeroizing<String>, KeyError
 
 /// Reads one unencrypted RSA private key (PKCS#8 or PKCS#1 PEM).
 ///
-/// Text outside the PEM block is ignored, as RFC 7468 allows; CRLF endings and a UTF-8
-/// byte-order mark are accepted.
+/// Text outside the PEM block is ignored, as RFC 7468 allows; LF, CRLF and CR-only endings
+/// (also mixed) and a UTF-8 byte-order mark are accepted.
 ///
 /// # Errors
 /// Encrypted and non-RSA keys, public keys, a label that does not match the body, a file
@@ -127,7 +127,7 @@ fn scan_pem_blocks(text: &[u8]) -> Result<Vec<PemBlock>, KeyError> {
     let mut blocks = Vec::new();
     let mut open: Option<PemBlock> = None;
 
-    for line in text.split(|byte| *byte == b'\n').map(<[u8]>::trim_ascii) {
+    for line in super::split_lines(text).into_iter().map(<[u8]>::trim_ascii) {
         match open.as_mut() {
             None => {
                 if let Some(label) = boundary_label(line, b"-----BEGIN ") {
