@@ -317,6 +317,11 @@ fn snapshot_generation_in_progress() {
 }
 
 fn reveal_drive() -> Drive {
+    reveal_drive_with(fake_pem(), "QAAAAFAKE user@host")
+}
+
+/// The reveal of a new key pair with this private key PEM and public key line.
+fn reveal_drive_with(pem: Zeroizing<String>, public_key_line: &str) -> Drive {
     let mut drive = Drive::with_items(80, 24, sample_items());
     drive.ch('n');
     drive.type_text("new-phone");
@@ -328,9 +333,9 @@ fn reveal_drive() -> Drive {
         result: Ok(NewKeyPair(CreatedKeyPair {
             key_pair_id: "kp-0000000000new001".to_owned(),
             key_pair_name: "new-phone".to_owned(),
-            private_key_body: fake_pem(),
+            private_key_body: pem,
             gmt_created: "2024-06-30 08:45:09.0".to_owned(),
-            public_key_line: "QAAAAFAKE user@host".to_owned(),
+            public_key_line: public_key_line.to_owned(),
         })),
     }));
     drive.take_jobs();
@@ -893,7 +898,7 @@ fn saving_writes_the_pair_and_overwrites_only_when_confirmed() {
         fake_pem().as_str()
     );
     let public = std::fs::read_to_string(dir.path().join("new-phone.adbkey.pub")).expect("pub");
-    assert_eq!(public, "QAAAAFAKE user@host\n");
+    assert_eq!(public, "QAAAAFAKE user@host");
     use std::os::unix::fs::PermissionsExt;
     let mode = std::fs::metadata(&target)
         .expect("metadata")
@@ -1743,4 +1748,33 @@ fn a_paste_with_cr_line_breaks_imports_a_private_key_or_a_wrapped_public_key() {
         }
         other => panic!("{other:?}"),
     }
+}
+
+#[test]
+fn a_saved_pair_is_byte_for_byte_what_adb_keygen_writes() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let service = KeyPairService::new(Store::new(dir.path().join("store")).expect("store"));
+    let target = dir.path().join("adbkey");
+    let pem = std::fs::read_to_string(cases().join("adbkey")).expect("case");
+    let public = std::fs::read(cases().join("adbkey.pub")).expect("case");
+    let line = std::str::from_utf8(&public).expect("text");
+
+    let mut drive = reveal_drive_with(Zeroizing::new(pem.clone()), line);
+    drive.ch('s');
+    drive.ctrl('u');
+    drive.type_text(&target.display().to_string());
+    drive.key(KeyCode::Enter);
+    let job = match drive.take_jobs().pop() {
+        Some(job @ Job::SavePrivateKey { .. }) => job,
+        other => panic!("{other:?}"),
+    };
+    drive.send(AppEvent::Done(jobs::perform(&service, job)));
+
+    // `adb keygen` writes the .pub line without a final newline; the CLI's `create --output`
+    // does the same.
+    assert_eq!(std::fs::read(&target).expect("saved"), pem.as_bytes());
+    assert_eq!(
+        std::fs::read(dir.path().join("adbkey.pub")).expect("saved .pub"),
+        public
+    );
 }
