@@ -1778,3 +1778,32 @@ fn a_saved_pair_is_byte_for_byte_what_adb_keygen_writes() {
         public
     );
 }
+
+#[test]
+fn an_error_names_its_operation_once() {
+    // The rows are not in this empty store, so the real service refuses the deletion.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let service = KeyPairService::new(Store::new(dir.path().join("store")).expect("store"));
+    let mut drive = Drive::with_items(80, 24, sample_items());
+    drive.key(KeyCode::Delete);
+    drive.key(KeyCode::Right);
+    drive.key(KeyCode::Enter);
+    let (job, id) = match drive.take_jobs().pop() {
+        Some(job @ Job::Delete { .. }) => {
+            let Job::Delete { key_pair_ids, .. } = &job else {
+                unreachable!("matched above")
+            };
+            let id = key_pair_ids[0].clone();
+            (job, id)
+        }
+        other => panic!("{other:?}"),
+    };
+    drive.send(AppEvent::Done(jobs::perform(&service, job)));
+
+    let toast = drive.app.toast.as_ref().expect("an error toast");
+    assert!(toast.error);
+    assert_eq!(
+        toast.text,
+        format!("delete: no key pair '{id}' in tenant 'default'")
+    );
+}
