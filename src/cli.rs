@@ -5,6 +5,7 @@ mod commands;
 mod files;
 mod output;
 
+use std::io::IsTerminal as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -192,7 +193,14 @@ pub fn run(cli: Cli) -> ExitCode {
     }
 }
 
+/// Runs the console; without a terminal on stdin and stdout (a pipe, a file, /dev/null) it
+/// does not start, so nothing meant for a screen reaches a script's output.
 fn run_console(cli: &Cli) -> ExitCode {
+    if !std::io::stdin().is_terminal() || !std::io::stdout().is_terminal() {
+        eprintln!("adbkeys: the console needs a terminal; use a subcommand, see --help");
+        return ExitCode::from(2);
+    }
+
     let store = match store_path(cli) {
         Ok(store) => store,
         Err(failure) => return output::report_failure(false, failure),

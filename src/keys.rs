@@ -14,6 +14,35 @@ pub use adb_public_key::{AdbPublicKey, PublicKeyLine};
 pub use generate::{GeneratedKeyPair, generate_key_pair};
 pub use import::{ImportedKey, parse_import};
 
+/// Splits a text into lines at LF, CRLF or a lone CR: terminals send pasted line breaks as CR,
+/// and files from other systems use CRLF. Like `split`, a text ending in a break yields a final
+/// empty line.
+pub(crate) fn split_lines(text: &[u8]) -> Vec<&[u8]> {
+    let mut lines = Vec::new();
+    let mut start = 0;
+    let mut index = 0;
+    while index < text.len() {
+        match text[index] {
+            b'\n' => {
+                lines.push(&text[start..index]);
+                start = index + 1;
+            }
+            b'\r' => {
+                lines.push(&text[start..index]);
+                if text.get(index + 1) == Some(&b'\n') {
+                    index += 1;
+                }
+                start = index + 1;
+            }
+            _ => {}
+        }
+        index += 1;
+    }
+
+    lines.push(&text[start..]);
+    lines
+}
+
 /// Why a key was refused or could not be made. Each message names the rule that was broken.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum KeyError {

@@ -1284,3 +1284,28 @@ fn save_private_refuses_existing_files_without_force() {
         "no temporary file is left: {leftovers:?}"
     );
 }
+
+#[test]
+fn the_console_without_a_terminal_says_so_and_writes_nothing_to_stdout() {
+    let sandbox = Sandbox::new();
+    for args in [&["--json"][..], &[], &["tui"]] {
+        // stdin is /dev/null and stdout a pipe: no terminal to draw on.
+        let output = sandbox.command(args).output().expect("runs adbkeys");
+
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        assert!(
+            output.stdout.is_empty(),
+            "{args:?}: stdout holds {:?}",
+            String::from_utf8_lossy(&output.stdout)
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&output.stderr),
+            "adbkeys: the console needs a terminal; use a subcommand, see --help\n",
+            "{args:?}"
+        );
+    }
+    assert!(
+        !sandbox.store().exists(),
+        "the console must not open the store"
+    );
+}

@@ -919,3 +919,243 @@ fn a_concurrently_generated_key_signs_a_token_as_adb_does() {
         .verify(rsa::Pkcs1v15Sign::new::<Sha1>(), &token, &signature)
         .expect("the signature verifies with the ADB public key");
 }
+
+/// The base64 body of `tests/data/cases/adbkey`, the lines between BEGIN and END joined.
+fn adbkey_body() -> String {
+    String::from_utf8(case("adbkey"))
+        .expect("adbkey is text")
+        .lines()
+        .filter(|line| !line.starts_with("-----"))
+        .collect()
+}
+
+/// Broken variants of the real private key PEM, each as a user could give it.
+fn malformed_private_keys() -> Vec<(&'static str, Vec<u8>)> {
+    let pem = String::from_utf8(case("adbkey")).expect("adbkey is text");
+    let body = adbkey_body();
+    let lines: Vec<&str> = pem.lines().collect();
+    let half = pem.len() / 2;
+    let with_lines = |lines: &[&str]| (lines.join("\n") + "\n").into_bytes();
+
+    let mut garbled_lines = lines.clone();
+    let garbled = lines[5].replacen(&lines[5][10..11], "#", 1);
+    garbled_lines[5] = &garbled;
+    let mut header_lines = lines.clone();
+    let header = format!("{}:{}", &lines[3][..20], &lines[3][20..]);
+    header_lines[3] = &header;
+    let mut short_lines = lines.clone();
+    short_lines.remove(7);
+    let mut end_lines = lines.clone();
+    *end_lines.last_mut().expect("an END line") = "-----END RSA PRIVATE KEY-----";
+    let mut begin_lines = lines.clone();
+    begin_lines[0] = "-----BEGIN RSA PRIVATE KEY-----";
+    *begin_lines.last_mut().expect("an END line") = "-----END RSA PRIVATE KEY-----";
+    let body_label = format!("-----BEGIN {}-----", &body[..64]);
+    let body_end = format!("-----END {}-----", &body[..64]);
+    let mut body_label_lines = lines.clone();
+    body_label_lines[0] = &body_label;
+    *body_label_lines.last_mut().expect("an END line") = &body_end;
+    let mut glued_end = lines.clone();
+    let end = format!("-----END {}-----", &body[100..200]);
+    *glued_end.last_mut().expect("an END line") = &end;
+
+    vec![
+        ("CR-only line breaks", pem.replace('\n', "\r").into_bytes()),
+        (
+            "CR-only, truncated",
+            pem.replace('\n', "\r").as_bytes()[..half].to_vec(),
+        ),
+        (
+            "CRLF, truncated",
+            pem.replace('\n', "\r\n").as_bytes()[..half].to_vec(),
+        ),
+        ("no line breaks", pem.replace('\n', "").into_bytes()),
+        (
+            "spaces for line breaks",
+            pem.replace('\n', " ").into_bytes(),
+        ),
+        ("tabs for line breaks", pem.replace('\n', "\t").into_bytes()),
+        ("NULs for line breaks", pem.replace('\n', "\0").into_bytes()),
+        ("truncated", pem.as_bytes()[..half].to_vec()),
+        ("missing END line", with_lines(&lines[..lines.len() - 1])),
+        ("body garbled", with_lines(&garbled_lines)),
+        ("body line with a colon", with_lines(&header_lines)),
+        ("body line missing", with_lines(&short_lines)),
+        ("END label differs", with_lines(&end_lines)),
+        ("PKCS#8 body labelled PKCS#1", with_lines(&begin_lines)),
+        ("body as the label", with_lines(&body_label_lines)),
+        ("body in the END label", with_lines(&glued_end)),
+        (
+            "BEGIN glued to the body",
+            pem.replacen("-----\n", "-----", 1).into_bytes(),
+        ),
+        (
+            "body glued to END",
+            pem.replace("\n-----END", "-----END").into_bytes(),
+        ),
+        ("padding removed", pem.replace('=', "").into_bytes()),
+        ("body only", body.clone().into_bytes()),
+        ("two keys", format!("{pem}{pem}").into_bytes()),
+        (
+            "key and a certificate",
+            (pem.replace("PRIVATE KEY", "CERTIFICATE") + &pem).into_bytes(),
+        ),
+    ]
+}
+
+#[test]
+fn no_error_message_quotes_private_key_material() {
+    let body = adbkey_body();
+    let runs: Vec<&str> = (0..=body.len() - 16).map(|at| &body[at..at + 16]).collect();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let service = adbkeys::service::KeyPairService::new(
+        adbkeys::store::Store::new(dir.path().join("store")).expect("store"),
+    );
+    let assert_clean = |what: &str, message: &str| {
+        if let Some(run) = runs.iter().find(|run| message.contains(**run)) {
+            panic!("{what}: the message quotes key material '{run}': {message}");
+        }
+    };
+
+    let mut failures = 0;
+    for (what, input) in malformed_private_keys() {
+        for kind in [ImportInput::PrivateKey, ImportInput::PublicKey] {
+            if let Err(err) = parse_import(kind, &input) {
+                failures += 1;
+                assert_clean(what, &err.to_string());
+            }
+
+            let request = adbkeys::service::ImportKeyPairRequest {
+                tenant: "acme".into(),
+                key_pair_name: "k1".into(),
+                input: kind,
+                body: zeroize::Zeroizing::new(input.clone()),
+            };
+            if let Err(err) = service.import_key_pair(&request) {
+                assert_clean(what, &err.message);
+            }
+        }
+        if let Err(err) = parse_private_pem(&input) {
+            assert_clean(what, &err.to_string());
+        }
+        if let Err(err) = service.find_by_private_key(Some("acme"), &input) {
+            assert_clean(what, &err.message);
+        }
+    }
+    assert!(
+        failures >= 30,
+        "most variants must be refused, only {failures} were"
+    );
+}
+
+/// A text with its line breaks (LF or CRLF) rewritten: `"\r"` for CR-only, `"\r\n"`, or
+/// `"mixed"` for CR, LF and CRLF in turn.
+fn with_breaks(text: &[u8], breaks: &str) -> Vec<u8> {
+    let text = String::from_utf8(text.to_vec()).expect("a text file");
+    let lines: Vec<&str> = text
+        .split('\n')
+        .map(|line| line.trim_end_matches('\r'))
+        .collect();
+    if breaks != "mixed" {
+        return lines.join(breaks).into_bytes();
+    }
+
+    let mut out = String::new();
+    for (index, line) in lines.iter().enumerate() {
+        out.push_str(line);
+        if index + 1 < lines.len() {
+            out.push_str(["\r", "\n", "\r\n"][index % 3]);
+        }
+    }
+    out.into_bytes()
+}
+
+const MD5_OF_ADBKEY_PUB: &str = "10:57:97:18:C7:7C:68:7E:70:97:99:32:E8:42:1A:5A";
+
+#[test]
+fn private_keys_with_cr_crlf_or_mixed_line_breaks_give_the_readme_key() {
+    for file in ["adbkey", "adbkey.pkcs1.pem"] {
+        for breaks in ["\r", "\r\n", "mixed"] {
+            let text = with_breaks(&case(file), breaks);
+            let key = parse_import(ImportInput::PrivateKey, &text)
+                .unwrap_or_else(|err| panic!("{file} with {breaks:?} breaks: {err}"))
+                .key;
+            assert_eq!(
+                key.fingerprint_md5(),
+                MD5_OF_ADBKEY_PUB,
+                "{file} {breaks:?}"
+            );
+        }
+    }
+
+    let appendix = with_breaks(&case("appendix_a_adbkey"), "\r");
+    let key = parse_import(ImportInput::PrivateKey, &appendix).expect("appendix A with CR");
+    assert_eq!(key.key, appendix_a_key());
+}
+
+#[test]
+fn refusals_that_read_pem_lines_hold_with_cr_line_breaks() {
+    let encrypted = with_breaks(&case("adbkey.encrypted_pkcs1.pem"), "\r");
+    assert_eq!(
+        parse_private_pem(&encrypted),
+        Err(KeyError::EncryptedPrivateKey)
+    );
+
+    let ec = with_breaks(&case("ec_p256_sec1_with_params.pem"), "\r");
+    assert_eq!(
+        parse_private_pem(&ec).map(|_| ()),
+        Err(KeyError::NotRsa {
+            algorithm: "EC".into()
+        })
+    );
+}
+
+#[test]
+fn public_keys_with_cr_crlf_or_mixed_line_breaks_give_the_readme_key() {
+    let line = String::from_utf8(case("adbkey.pub")).expect("text");
+    let (base64, comment) = line.split_once(' ').expect("a comment");
+    let wrapped = |width: usize| {
+        let mut lines: Vec<String> = base64
+            .as_bytes()
+            .chunks(width)
+            .map(|chunk| String::from_utf8_lossy(chunk).into_owned())
+            .collect();
+        if let Some(last) = lines.last_mut() {
+            last.push(' ');
+            last.push_str(comment);
+        }
+        lines.join("\n") + "\n"
+    };
+
+    for (what, text) in [
+        ("one line", format!("{line}\n")),
+        ("wrapped at 64", wrapped(64)),
+        ("wrapped at 76", wrapped(76)),
+        ("blank lines around", format!("\n\n{line}\n\n")),
+    ] {
+        for breaks in ["\r", "\r\n", "mixed"] {
+            let text = with_breaks(text.as_bytes(), breaks);
+            let imported = parse_import(ImportInput::PublicKey, &text)
+                .unwrap_or_else(|err| panic!("{what} with {breaks:?} breaks: {err}"));
+            assert_eq!(
+                imported.key.fingerprint_md5(),
+                MD5_OF_ADBKEY_PUB,
+                "{what} {breaks:?}"
+            );
+            assert_eq!(imported.comment, "user@host", "{what} {breaks:?}");
+        }
+    }
+
+    let nosuffix = with_breaks(&case("adbkey.pub.nosuffix"), "\r");
+    let imported = parse_import(ImportInput::PublicKey, &nosuffix).expect("nosuffix with CR");
+    assert_eq!(imported.key.fingerprint_md5(), MD5_OF_ADBKEY_PUB);
+}
+
+#[test]
+fn a_second_line_after_a_cr_is_still_an_extra_line() {
+    let text = [case("adbkey.pub"), b"\r\rnot a key".to_vec()].concat();
+    assert_eq!(
+        PublicKeyLine::parse(&text),
+        Err(KeyError::ExtraLine { line: 3 })
+    );
+}

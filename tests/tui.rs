@@ -317,6 +317,11 @@ fn snapshot_generation_in_progress() {
 }
 
 fn reveal_drive() -> Drive {
+    reveal_drive_with(fake_pem(), "QAAAAFAKE user@host")
+}
+
+/// The reveal of a new key pair with this private key PEM and public key line.
+fn reveal_drive_with(pem: Zeroizing<String>, public_key_line: &str) -> Drive {
     let mut drive = Drive::with_items(80, 24, sample_items());
     drive.ch('n');
     drive.type_text("new-phone");
@@ -328,9 +333,9 @@ fn reveal_drive() -> Drive {
         result: Ok(NewKeyPair(CreatedKeyPair {
             key_pair_id: "kp-0000000000new001".to_owned(),
             key_pair_name: "new-phone".to_owned(),
-            private_key_body: fake_pem(),
+            private_key_body: pem,
             gmt_created: "2024-06-30 08:45:09.0".to_owned(),
-            public_key_line: "QAAAAFAKE user@host".to_owned(),
+            public_key_line: public_key_line.to_owned(),
         })),
     }));
     drive.take_jobs();
@@ -893,7 +898,7 @@ fn saving_writes_the_pair_and_overwrites_only_when_confirmed() {
         fake_pem().as_str()
     );
     let public = std::fs::read_to_string(dir.path().join("new-phone.adbkey.pub")).expect("pub");
-    assert_eq!(public, "QAAAAFAKE user@host\n");
+    assert_eq!(public, "QAAAAFAKE user@host");
     use std::os::unix::fs::PermissionsExt;
     let mode = std::fs::metadata(&target)
         .expect("metadata")
@@ -1673,5 +1678,132 @@ fn the_documented_bindings_are_the_binding_table() {
     assert!(
         doc.contains(markdown.trim()),
         "docs/console.md must list the bindings as the table has them:\n{markdown}"
+    );
+}
+
+/// Pastes `text` into the import form named `name` and runs the import against a real store;
+/// gives the screen after the paste, the result, the service and its temp dir.
+fn import_pasted(
+    name: &str,
+    text: String,
+) -> (String, JobResult, KeyPairService, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let service = KeyPairService::new(Store::new(dir.path().join("store")).expect("store"));
+    let mut drive = Drive::with_items(80, 24, sample_items());
+    drive.ch('i');
+    drive.type_text(name);
+    drive.send(AppEvent::Paste(text));
+    let screen = screen_of(&drive.app, 80, 24);
+
+    drive.key(KeyCode::Enter);
+    let job = match drive.take_jobs().pop() {
+        Some(job @ Job::Import { .. }) => job,
+        other => panic!("{other:?}"),
+    };
+    let result = jobs::perform(&service, job);
+    (screen, result, service, dir)
+}
+
+#[test]
+fn a_paste_with_cr_line_breaks_imports_a_private_key_or_a_wrapped_public_key() {
+    // Terminals send pasted line breaks as CR.
+    let pem = std::fs::read_to_string(cases().join("adbkey")).expect("case");
+    let (screen, result, service, _dir) = import_pasted("laptop", pem.replace('\n', "\r"));
+    assert!(
+        screen.contains("pasted a private key PEM (28 lines)"),
+        "{screen}"
+    );
+    match result {
+        JobResult::Imported(Ok(summary)) => {
+            let detail = service
+                .show_key_pair("default", &summary.key_pair_id)
+                .expect("stored");
+            assert_eq!(
+                detail.fingerprint_md5,
+                "10:57:97:18:C7:7C:68:7E:70:97:99:32:E8:42:1A:5A"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+
+    let public = std::fs::read_to_string(cases().join("adbkey.pub")).expect("case");
+    let (base64, comment) = public.split_once(' ').expect("a comment");
+    let wrapped: Vec<&str> = base64
+        .as_bytes()
+        .chunks(76)
+        .map(|chunk| std::str::from_utf8(chunk).expect("ascii"))
+        .collect();
+    let text = format!("{} {comment}\r", wrapped.join("\r"));
+    let (screen, result, service, _dir) = import_pasted("wrapped", text);
+    assert!(screen.contains("pasted (10 lines)"), "{screen}");
+    match result {
+        JobResult::Imported(Ok(summary)) => {
+            let detail = service
+                .show_key_pair("default", &summary.key_pair_id)
+                .expect("stored");
+            assert_eq!(
+                detail.fingerprint_md5,
+                "10:57:97:18:C7:7C:68:7E:70:97:99:32:E8:42:1A:5A"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_saved_pair_is_byte_for_byte_what_adb_keygen_writes() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let service = KeyPairService::new(Store::new(dir.path().join("store")).expect("store"));
+    let target = dir.path().join("adbkey");
+    let pem = std::fs::read_to_string(cases().join("adbkey")).expect("case");
+    let public = std::fs::read(cases().join("adbkey.pub")).expect("case");
+    let line = std::str::from_utf8(&public).expect("text");
+
+    let mut drive = reveal_drive_with(Zeroizing::new(pem.clone()), line);
+    drive.ch('s');
+    drive.ctrl('u');
+    drive.type_text(&target.display().to_string());
+    drive.key(KeyCode::Enter);
+    let job = match drive.take_jobs().pop() {
+        Some(job @ Job::SavePrivateKey { .. }) => job,
+        other => panic!("{other:?}"),
+    };
+    drive.send(AppEvent::Done(jobs::perform(&service, job)));
+
+    // `adb keygen` writes the .pub line without a final newline; the CLI's `create --output`
+    // does the same.
+    assert_eq!(std::fs::read(&target).expect("saved"), pem.as_bytes());
+    assert_eq!(
+        std::fs::read(dir.path().join("adbkey.pub")).expect("saved .pub"),
+        public
+    );
+}
+
+#[test]
+fn an_error_names_its_operation_once() {
+    // The rows are not in this empty store, so the real service refuses the deletion.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let service = KeyPairService::new(Store::new(dir.path().join("store")).expect("store"));
+    let mut drive = Drive::with_items(80, 24, sample_items());
+    drive.key(KeyCode::Delete);
+    drive.key(KeyCode::Right);
+    drive.key(KeyCode::Enter);
+    let (job, id) = match drive.take_jobs().pop() {
+        Some(job @ Job::Delete { .. }) => {
+            let Job::Delete { key_pair_ids, .. } = &job else {
+                unreachable!("matched above")
+            };
+            let id = key_pair_ids[0].clone();
+            (job, id)
+        }
+        other => panic!("{other:?}"),
+    };
+    drive.send(AppEvent::Done(jobs::perform(&service, job)));
+
+    let toast = drive.app.toast.as_ref().expect("an error toast");
+    assert!(toast.error);
+    assert_eq!(
+        toast.text,
+        format!("delete: no key pair '{id}' in tenant 'default'")
     );
 }

@@ -261,9 +261,10 @@ impl PublicKeyLine {
     /// Parses the text of an `adbkey.pub`, as leniently about layout as adbd and strictly about
     /// the key (see the import rules in docs/key-formats.md).
     ///
-    /// Layout that is accepted: a UTF-8 byte-order mark, surrounding white space, CRLF or LF
-    /// endings, blank lines, NUL or other control bytes between the key and the comment, and
-    /// the base64 wrapped over several lines when the joined text is exactly one key.
+    /// Layout that is accepted: a UTF-8 byte-order mark, surrounding white space, LF, CRLF or
+    /// CR-only endings (also mixed; terminals paste line breaks as CR), blank lines, NUL or
+    /// other control bytes between the key and the comment, and the base64 wrapped over several
+    /// lines when the joined text is exactly one key.
     ///
     /// # Errors
     /// Other formats (OpenSSH, X.509, PKCS#1, a private key) are named; a file with more than
@@ -271,8 +272,8 @@ impl PublicKeyLine {
     pub fn parse(text: &[u8]) -> Result<Self, KeyError> {
         let text = text.strip_prefix(UTF8_BOM).unwrap_or(text);
 
-        let lines: Vec<(usize, &[u8])> = text
-            .split(|byte| *byte == b'\n')
+        let lines: Vec<(usize, &[u8])> = super::split_lines(text)
+            .into_iter()
             .map(trim_layout)
             .enumerate()
             .filter(|(_, line)| !line.is_empty())

@@ -33,8 +33,8 @@ pub fn to_pkcs8_pem(key: &rsa::PrivateKey) -> Result<Zeroizing<String>, KeyError
 
 /// Reads one unencrypted RSA private key (PKCS#8 or PKCS#1 PEM).
 ///
-/// Text outside the PEM block is ignored, as RFC 7468 allows; CRLF endings and a UTF-8
-/// byte-order mark are accepted.
+/// Text outside the PEM block is ignored, as RFC 7468 allows; LF, CRLF and CR-only endings
+/// (also mixed) and a UTF-8 byte-order mark are accepted.
 ///
 /// # Errors
 /// Encrypted and non-RSA keys, public keys, a label that does not match the body, a file
@@ -57,7 +57,7 @@ pub fn parse_private_pem(text: &[u8]) -> Result<rsa::PrivateKey, KeyError> {
     let block = match key_blocks.as_slice() {
         [] => {
             return Err(KeyError::MalformedPem {
-                detail: format!("it holds a '{}' block but no key", blocks[0].label),
+                detail: format!("it holds {} but no key", block_name(&blocks[0].label)),
             });
         }
         [block] => *block,
@@ -73,8 +73,8 @@ pub fn parse_private_pem(text: &[u8]) -> Result<rsa::PrivateKey, KeyError> {
     if let Some(other) = blocks.iter().find(|other| !other.holds_key()) {
         return Err(KeyError::MalformedPem {
             detail: format!(
-                "besides the key it holds a '{}' block; give the private key alone",
-                other.label
+                "besides the key it holds {}; give the private key alone",
+                block_name(&other.label)
             ),
         });
     }
@@ -102,7 +102,12 @@ impl PemBlock {
     fn der(&self) -> Result<Zeroizing<Vec<u8>>, KeyError> {
         if let Some(header) = &self.other_header {
             return Err(KeyError::MalformedPem {
-                detail: format!("the '{}' block has a header line '{header}'", self.label),
+                detail: format!(
+                    "{} has a header line ('{}:'), which RFC 7468 does not allow",
+                    block_name(&self.label),
+                    quoted_label(header.split(':').next().unwrap_or_default())
+                        .unwrap_or("not a plain name")
+                ),
             });
         }
 
@@ -110,8 +115,8 @@ impl PemBlock {
             .map(Zeroizing::new)
             .map_err(|detail| KeyError::MalformedPem {
                 detail: format!(
-                    "the body of the '{}' block is not base64: {detail}",
-                    self.label
+                    "the body of {} is not base64: {detail}",
+                    block_name(&self.label)
                 ),
             })
     }
@@ -122,7 +127,7 @@ fn scan_pem_blocks(text: &[u8]) -> Result<Vec<PemBlock>, KeyError> {
     let mut blocks = Vec::new();
     let mut open: Option<PemBlock> = None;
 
-    for line in text.split(|byte| *byte == b'\n').map(<[u8]>::trim_ascii) {
+    for line in super::split_lines(text).into_iter().map(<[u8]>::trim_ascii) {
         match open.as_mut() {
             None => {
                 if let Some(label) = boundary_label(line, b"-----BEGIN ") {
@@ -137,9 +142,16 @@ fn scan_pem_blocks(text: &[u8]) -> Result<Vec<PemBlock>, KeyError> {
             Some(block) => {
                 if let Some(label) = boundary_label(line, b"-----END ") {
                     if label != block.label {
-                        return Err(KeyError::MalformedPem {
-                            detail: format!("the '{}' block ends with 'END {label}'", block.label),
-                        });
+                        let detail = match quoted_label(&label) {
+                            Some(end) => {
+                                format!("{} ends with 'END {end}'", block_name(&block.label))
+                            }
+                            None => format!(
+                                "{} ends with an END line of another label",
+                                block_name(&block.label)
+                            ),
+                        };
+                        return Err(KeyError::MalformedPem { detail });
                     }
                     blocks.extend(open.take());
                 } else if line.contains(&b':') {
@@ -158,7 +170,7 @@ fn scan_pem_blocks(text: &[u8]) -> Result<Vec<PemBlock>, KeyError> {
 
     if let Some(block) = open {
         return Err(KeyError::MalformedPem {
-            detail: format!("the '{}' block has no END line", block.label),
+            detail: format!("{} has no END line", block_name(&block.label)),
         });
     }
     Ok(blocks)
@@ -168,6 +180,29 @@ fn scan_pem_blocks(text: &[u8]) -> Result<Vec<PemBlock>, KeyError> {
 fn boundary_label(line: &[u8], prefix: &[u8]) -> Option<String> {
     let label = line.strip_prefix(prefix)?.strip_suffix(b"-----")?;
     Some(String::from_utf8_lossy(label).into_owned())
+}
+
+/// The longest label that error messages quote. Text in a label's place can be key material
+/// (a BEGIN line glued to the body when line breaks were lost), so only a short label made of
+/// label characters is ever quoted.
+const MAX_QUOTED_LABEL: usize = 40;
+
+/// A label fit to quote in a message: 1 to 40 capital letters, digits and spaces; `None` for
+/// anything else.
+fn quoted_label(label: &str) -> Option<&str> {
+    let plain = label
+        .bytes()
+        .all(|byte| byte.is_ascii_uppercase() || byte.is_ascii_digit() || byte == b' ');
+    (plain && !label.is_empty() && label.len() <= MAX_QUOTED_LABEL).then_some(label)
+}
+
+/// "the 'LABEL' block", or "a PEM block whose label is not a plain name" when the label is not
+/// fit to quote.
+fn block_name(label: &str) -> String {
+    match quoted_label(label) {
+        Some(label) => format!("the '{label}' block"),
+        None => "a PEM block whose label is not a plain name".to_string(),
+    }
 }
 
 /// Names what a text without any PEM block is.
@@ -217,7 +252,15 @@ fn parse_key_block(block: &PemBlock) -> Result<rsa::PrivateKey, KeyError> {
             format: PKCS1_PUBLIC_FORMAT,
         }),
         other => Err(KeyError::MalformedPem {
-            detail: format!("the label '{other}' is not '{PKCS8_LABEL}' or '{PKCS1_LABEL}'"),
+            detail: match quoted_label(other) {
+                Some(label) => {
+                    format!("the label '{label}' is not '{PKCS8_LABEL}' or '{PKCS1_LABEL}'")
+                }
+                None => format!(
+                    "the BEGIN line's label is not a plain name like '{PKCS8_LABEL}' or \
+                     '{PKCS1_LABEL}'"
+                ),
+            },
         }),
     }
 }

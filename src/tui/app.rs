@@ -529,11 +529,22 @@ impl App {
         });
     }
 
-    /// The one way errors reach the user: logged, and shown in the status line.
+    /// The one way errors reach the user: logged, and shown in the status line. The service's
+    /// messages already begin with their operation ("delete: ..."); the console's own do not,
+    /// so the operation is added only when the message does not name it already.
     fn report_error(&mut self, operation: &str, message: &str) {
-        tracing::warn!(target: "adbkeys::tui", "{operation}: {message}");
+        let names_operation = message
+            .strip_prefix(operation)
+            .is_some_and(|rest| rest.starts_with(": "));
+        let text = if names_operation {
+            message.to_owned()
+        } else {
+            format!("{operation}: {message}")
+        };
+
+        tracing::warn!(target: "adbkeys::tui", "{text}");
         self.toast = Some(Toast {
-            text: format!("{operation}: {message}"),
+            text,
             error: true,
             until: self.now + ERROR_TOAST,
         });

@@ -165,9 +165,10 @@ fn save_private_key(
         }
     }
 
-    let public_text = format!("{public_line}\n");
+    // The `.pub` line has no final newline, as `adb keygen` and the CLI's `create --output`
+    // write it.
     write_or_exists(path, pem.as_bytes(), PRIVATE_MODE, overwrite)?;
-    write_or_exists(&public_path, public_text.as_bytes(), PUBLIC_MODE, overwrite)?;
+    write_or_exists(&public_path, public_line.as_bytes(), PUBLIC_MODE, overwrite)?;
     Ok(WriteOutcome::Written(vec![path.to_owned(), public_path]))
 }
 
@@ -224,7 +225,7 @@ mod tests {
         );
         assert_eq!(
             fs::read_to_string(dir.path().join("k.adbkey.pub")).expect("pub"),
-            "LINE c\n"
+            "LINE c"
         );
 
         let second = save_private_key(&path, "OTHER\n", "LINE d", false).expect("no error");

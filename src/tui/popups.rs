@@ -17,7 +17,7 @@ use crate::tui::files::with_suffix;
 use crate::tui::jobs::looks_like_private_key;
 use crate::tui::keymap::help_sections;
 use crate::tui::render::{Theme, input_view, to_u16, wrap_words};
-use crate::tui::text::{fit, sanitize, width, wrap_hard};
+use crate::tui::text::{fit, pasted_lines, sanitize, width, wrap_hard};
 
 const NAME_RULE: &str = "2-128 characters: letters, Chinese characters, digits, ':', '_', '-'; \
                          the first a letter or a Chinese character";
@@ -219,7 +219,8 @@ fn import_form(form: &ImportForm, canvas: &mut Canvas) {
     match &form.pasted {
         Some(pasted) => {
             let text = pasted.expose();
-            let count = text.lines().count();
+            let pasted_lines = pasted_lines(text);
+            let count = pasted_lines.len();
             let lines = if count == 1 {
                 "1 line".to_owned()
             } else {
@@ -228,7 +229,7 @@ fn import_form(form: &ImportForm, canvas: &mut Canvas) {
             let summary = if looks_like_private_key(text.as_bytes()) {
                 format!("pasted a private key PEM ({lines}); only its public half is kept")
             } else {
-                let first = sanitize(text.lines().next().unwrap_or(""));
+                let first = sanitize(pasted_lines.first().copied().unwrap_or(""));
                 format!("pasted ({lines}): {first}")
             };
             let marker = if form.focus == ImportField::Key {

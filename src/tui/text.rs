@@ -11,6 +11,19 @@ pub fn sanitize(text: &str) -> String {
         .collect()
 }
 
+/// The lines of a pasted text, broken at LF, CRLF or a lone CR (terminals send pasted line
+/// breaks as CR); like `str::lines`, a final line break does not start another line.
+pub fn pasted_lines(text: &str) -> Vec<&str> {
+    let mut lines: Vec<&str> = text
+        .split('\n')
+        .flat_map(|line| line.strip_suffix('\r').unwrap_or(line).split('\r'))
+        .collect();
+    if lines.last() == Some(&"") {
+        lines.pop();
+    }
+    lines
+}
+
 fn is_bidi_control(character: char) -> bool {
     matches!(
         character,

@@ -525,7 +525,7 @@ impl App {
     pub(super) fn on_paste(&mut self, text: String) {
         let text = Zeroizing::new(text);
         let one_line: String = text.chars().filter(|c| !c.is_control()).collect();
-        let looks_like_key = text.contains('\n') || text.trim().len() > 128;
+        let looks_like_key = text.contains(['\n', '\r']) || text.trim().len() > 128;
 
         match self.dialogs.last_mut() {
             Some(Dialog::Import(form)) if !form.busy => {

@@ -283,7 +283,7 @@ impl App {
                 vec![self.reload()]
             }
             Err(error) => {
-                tracing::warn!(target: "adbkeys::tui", "rename: {}", error.message);
+                tracing::warn!(target: "adbkeys::tui", "{}", error.message);
                 match self.dialogs.last_mut() {
                     Some(Dialog::Rename(form)) => {
                         form.busy = false;
