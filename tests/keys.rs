@@ -2,7 +2,7 @@
 //! files made by `adb keygen` (tests/data/cases, see its README), and the real `adb pubkey`.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Output};
 
 use adbkeys::keys::import::{ImportInput, parse_import};
 use adbkeys::keys::private_pem::{parse_private_pem, to_pkcs8_pem};
@@ -308,6 +308,26 @@ fn adb_binary() -> PathBuf {
         .expect("this test needs the real `adb` (Debian: `apt-get install -y adb`)")
 }
 
+/// Runs the real `adb pubkey` on a private key file, with HOME in `home`, and checks that adb
+/// accepted the key.
+fn adb_pubkey(adb: &Path, key_file: &Path, home: &Path) -> Output {
+    let output = Command::new(adb)
+        .arg("pubkey")
+        .arg(key_file)
+        .env("HOME", home)
+        .env("ADB_MDNS", "0")
+        .env("ADB_USB", "0")
+        .env("ADB_EMU", "0")
+        .output()
+        .expect("run adb pubkey");
+    assert!(
+        output.status.success(),
+        "adb refused our PEM: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
 #[test]
 fn adb_pubkey_prints_our_base64_for_fresh_keys() {
     let adb = adb_binary();
@@ -318,20 +338,7 @@ fn adb_pubkey_prints_our_base64_for_fresh_keys() {
         let key_file = dir.path().join(format!("adbkey{round}"));
         std::fs::write(&key_file, pair.private_pem.as_bytes()).expect("write key");
 
-        let output = Command::new(&adb)
-            .arg("pubkey")
-            .arg(&key_file)
-            .env("HOME", dir.path())
-            .env("ADB_MDNS", "0")
-            .env("ADB_USB", "0")
-            .env("ADB_EMU", "0")
-            .output()
-            .expect("run adb pubkey");
-        assert!(
-            output.status.success(),
-            "adb refused our PEM: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+        let output = adb_pubkey(&adb, &key_file, dir.path());
 
         let stdout = String::from_utf8_lossy(&output.stdout);
         assert_eq!(base64_field(stdout.as_bytes()), pair.public.to_base64());
@@ -883,20 +890,7 @@ fn adb_pubkey_prints_our_base64_for_concurrently_generated_keys() {
         let key_file = dir.path().join(format!("adbkey{round}"));
         std::fs::write(&key_file, pem.as_bytes()).expect("write key");
 
-        let output = Command::new(&adb)
-            .arg("pubkey")
-            .arg(&key_file)
-            .env("HOME", dir.path())
-            .env("ADB_MDNS", "0")
-            .env("ADB_USB", "0")
-            .env("ADB_EMU", "0")
-            .output()
-            .expect("run adb pubkey");
-        assert!(
-            output.status.success(),
-            "adb refused our PEM: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+        let output = adb_pubkey(&adb, &key_file, dir.path());
         assert_eq!(base64_field(&output.stdout), public.to_base64());
     }
 }
