@@ -25,10 +25,12 @@ pub(crate) const IDLE_RELEASE: Duration = Duration::from_millis(50);
 /// of the idle time.
 const CLOSER_POLL: Duration = Duration::from_millis(5);
 
-/// The first pause between two attempts to open a locked store.
+/// The first pause between two attempts to open sled's database while its own lock is held.
 const FIRST_RETRY_DELAY: Duration = Duration::from_millis(1);
 
-/// The longest pause between two attempts; pauses double from the first up to this.
+/// The longest pause between two attempts to open sled's database; pauses double from the
+/// first up to this. (Waiting for the store's lock files does not back off: see
+/// [`TURN_RETRY_DELAY`].)
 const LONGEST_RETRY_DELAY: Duration = Duration::from_millis(50);
 
 /// The start of the message sled 0.34 gives when `flock` on its `db` file would block
@@ -48,8 +50,10 @@ const SNAPSHOT_PREFIX: &str = "snap.";
 /// How the name of a snapshot file sled has not finished writing ends.
 const INTERRUPTED_SNAPSHOT_SUFFIX: &str = ".generating";
 
-/// The longest pause of the process next in turn: short, as the turn is its own once the
-/// holder's operation (a few milliseconds) ends.
+/// The pause between two attempts to take the turnstile or the store's lock. It stays the same
+/// however long a process has waited: with pauses that grew, a process that had waited long
+/// slept through the moments the turnstile was free, and newcomers, still polling fast, took
+/// it before it again and again (8 processes inserting at once saw waits of 0.6 to 1.1 s).
 const TURN_RETRY_DELAY: Duration = Duration::from_millis(1);
 
 /// The free space an operation needs on the store's file system. sled 0.34 leaves its log
@@ -309,10 +313,10 @@ fn lock_store(path: &Path, started: Instant) -> Result<(File, File), StoreError>
     check_directory(path)?;
 
     let turnstile = open_lock_file(&path.join(TURNSTILE_FILE))?;
-    wait_for_lock(path, &turnstile, started, LONGEST_RETRY_DELAY)?;
+    wait_for_lock(path, &turnstile, started)?;
 
     let lock = open_lock_file(&path.join(LOCK_FILE))?;
-    wait_for_lock(path, &lock, started, TURN_RETRY_DELAY)?;
+    wait_for_lock(path, &lock, started)?;
 
     turnstile.unlock().map_err(|source| StoreError::Io {
         path: path.join(TURNSTILE_FILE),
@@ -334,15 +338,9 @@ fn open_lock_file(lock_path: &Path) -> Result<File, StoreError> {
         })
 }
 
-/// Locks `file`, retrying with pauses that double up to `longest_delay`; `Busy` once
-/// [`BUSY_AFTER`] has passed since `started`.
-fn wait_for_lock(
-    path: &Path,
-    file: &File,
-    started: Instant,
-    longest_delay: Duration,
-) -> Result<(), StoreError> {
-    let mut delay = FIRST_RETRY_DELAY.min(longest_delay);
+/// Locks `file`, retrying every [`TURN_RETRY_DELAY`]; `Busy` once [`BUSY_AFTER`] has passed
+/// since `started`.
+fn wait_for_lock(path: &Path, file: &File, started: Instant) -> Result<(), StoreError> {
     loop {
         match file.try_lock() {
             Ok(()) => return Ok(()),
@@ -352,8 +350,7 @@ fn wait_for_lock(
                         path: path.to_path_buf(),
                     });
                 }
-                thread::sleep(delay);
-                delay = (delay * 2).min(longest_delay);
+                thread::sleep(TURN_RETRY_DELAY);
             }
             Err(TryLockError::Error(source)) => {
                 return Err(StoreError::Io {
