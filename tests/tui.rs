@@ -265,7 +265,9 @@ fn snapshot_loading_before_the_first_list() {
 fn snapshot_marked_rows_and_filter() {
     let mut drive = Drive::with_items(80, 24, sample_items());
     drive.ch(' ');
+    drive.ch('j');
     drive.ch(' ');
+    drive.ch('j');
     drive.ch('/');
     drive.type_text("e");
     snapshot_both("filter_typing", &mut drive);
@@ -431,7 +433,9 @@ fn snapshot_rename_form() {
 fn snapshot_delete_confirmation() {
     let mut drive = Drive::with_items(80, 24, sample_items());
     drive.ch(' ');
+    drive.ch('j');
     drive.ch(' ');
+    drive.ch('j');
     drive.ch('d');
     snapshot_both("delete_confirmation", &mut drive);
 }
@@ -949,7 +953,9 @@ fn saving_writes_the_pair_and_overwrites_only_when_confirmed() {
 fn delete_names_the_marked_key_pairs_and_cancel_is_the_default() {
     let mut drive = Drive::with_items(80, 24, sample_items());
     drive.ch(' ');
+    drive.ch('j');
     drive.ch(' ');
+    drive.ch('j');
     assert_eq!(drive.app.marked.len(), 2);
     drive.ch('d');
     match drive.top() {
@@ -998,6 +1004,22 @@ fn delete_names_the_marked_key_pairs_and_cancel_is_the_default() {
             .iter()
             .any(|job| matches!(job, Job::List { .. }))
     );
+}
+
+#[test]
+fn space_marks_the_selected_row_and_leaves_the_cursor_on_it() {
+    // docs/console.md and the help: "mark or unmark the selected row"; nothing about moving.
+    let mut drive = Drive::with_items(80, 24, sample_items());
+    drive.ch('j');
+    drive.ch(' ');
+    assert_eq!(drive.app.selected, 1, "Space does not move the cursor");
+    assert_eq!(
+        drive.app.marked.iter().collect::<Vec<_>>(),
+        [&detail(2, "", "").key_pair_id]
+    );
+    drive.ch(' ');
+    assert!(drive.app.marked.is_empty(), "Space again unmarks the same row");
+    assert_eq!(drive.app.selected, 1);
 }
 
 #[test]
@@ -1574,8 +1596,7 @@ mod with_service {
         assert_eq!(expected.lines().count(), 2);
 
         // Delete both, confirmed.
-        live.keys("g ");
-        live.keys(" ");
+        live.keys("g j ");
         live.keys("d");
         live.send(press(KeyCode::Tab));
         live.send(press(KeyCode::Enter));

@@ -452,6 +452,8 @@ impl App {
         None
     }
 
+    /// Space: marks or unmarks the selected row, as the help and docs/console.md say; the
+    /// cursor stays on it.
     fn toggle_mark(&mut self) {
         let Some(id) = self.selected_item().map(|item| item.key_pair_id.clone()) else {
             return;
@@ -459,7 +461,6 @@ impl App {
         if !self.marked.remove(&id) {
             self.marked.insert(id);
         }
-        self.select_by(1);
     }
 
     /// Applies the filter, keeping the selected key pair selected when it still shows.
