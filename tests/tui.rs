@@ -1282,6 +1282,104 @@ fn the_tenant_picker_switches_to_a_listed_or_a_new_valid_tenant() {
     assert_eq!(drive.app.tenant, "brand-new");
 }
 
+/// The text inside the dialog titled `title`, row by row (the screen must hold no wide
+/// characters left of the dialog, so that characters and columns agree).
+fn dialog_rows(screen: &str, title: &str) -> Vec<String> {
+    let lines: Vec<Vec<char>> = screen.lines().map(|line| line.chars().collect()).collect();
+    let top = lines
+        .iter()
+        .position(|line| line.iter().collect::<String>().contains(&format!("┌ {title} ")))
+        .unwrap_or_else(|| panic!("no dialog '{title}' on screen:\n{screen}"));
+    let title_line: String = lines[top].iter().collect();
+    let corner = title_line
+        .find(&format!("┌ {title} "))
+        .expect("the title's corner");
+    let left = title_line[..corner].chars().count();
+    let right = left
+        + 1
+        + lines[top][left + 1..]
+            .iter()
+            .position(|&character| character == '┐')
+            .expect("top-right corner");
+
+    let mut rows = Vec::new();
+    for line in &lines[top + 1..] {
+        if line.get(left) == Some(&'└') {
+            assert_eq!(line.get(right), Some(&'┘'), "the dialog's bottom is whole:\n{screen}");
+            return rows;
+        }
+        assert_eq!(line.get(left), Some(&'│'), "a dialog row lost its border:\n{screen}");
+        rows.push(line[left + 1..right].iter().collect::<String>().trim().to_owned());
+    }
+    panic!("the dialog '{title}' has no bottom border on screen:\n{screen}");
+}
+
+fn tenant(name: &str, key_pair_count: usize) -> TenantSummary {
+    TenantSummary {
+        tenant: name.to_owned(),
+        key_pair_count,
+        quota: 500,
+    }
+}
+
+#[test]
+fn the_tenant_picker_fits_80x24_with_long_names_and_many_tenants_and_scrolls() {
+    let items: Vec<KeyPairDetail> = (0..5)
+        .map(|number| detail(number, &format!("phone-{number}"), "Created"))
+        .collect();
+    let mut drive = Drive::with_items(80, 24, items);
+    drive.ch('t');
+    drive.take_jobs();
+    // 40 tenants of the longest allowed name (64 characters), "default" among them.
+    let mut tenants: Vec<TenantSummary> = (0..40)
+        .map(|number| tenant(&format!("{number:02}-{}", "long-tenant-name-".repeat(4)), 500))
+        .map(|mut summary| {
+            summary.tenant.truncate(64);
+            summary
+        })
+        .collect();
+    tenants.push(tenant("default", 5));
+    drive.send(AppEvent::Done(JobResult::Tenants(Ok(tenants.clone()))));
+
+    let rows = dialog_rows(&drive.screen(80, 24), "Switch tenant");
+    let current = rows
+        .iter()
+        .find(|row| row.starts_with("> default"))
+        .expect("the current tenant is selected and shown");
+    assert!(current.ends_with("5 key pairs (current)"), "{current}");
+
+    // Down to the last tenant and back up: the selected row is always on screen, whole.
+    let moves = std::iter::repeat_n(KeyCode::Down, tenants.len())
+        .chain(std::iter::repeat_n(KeyCode::Up, tenants.len()));
+    for code in moves {
+        drive.key(code);
+        let rows = dialog_rows(&drive.screen(80, 24), "Switch tenant");
+        let selected: Vec<&String> = rows.iter().filter(|row| row.starts_with("> ")).collect();
+        let [row] = selected.as_slice() else {
+            panic!("one selected row expected: {rows:#?}")
+        };
+        assert!(row.ends_with("key pairs") || row.ends_with("(current)"), "{row}");
+    }
+
+    // The selected tenant's whole name can be read, though its row shortens it.
+    drive.key(KeyCode::Down);
+    let Some(Dialog::Tenants(picker)) = drive.top() else {
+        panic!("the picker is open")
+    };
+    let full = picker.entries[picker.selected].tenant.clone();
+    assert_eq!(full.len(), 64);
+    let text = dialog_rows(&drive.screen(80, 24), "Switch tenant").concat();
+    assert!(text.contains(&full), "'{full}' is not readable in:\n{text}");
+
+    // A typed name that is no valid tenant: the whole reason shows, from the rules.
+    drive.type_text("a b");
+    let reason = adbkeys::rules::validate_tenant("a b")
+        .expect_err("a space is refused")
+        .message;
+    let text = dialog_rows(&drive.screen(80, 24), "Switch tenant").join(" ");
+    assert!(text.contains(&reason), "'{reason}' is not shown whole in:\n{text}");
+}
+
 #[test]
 fn y_copies_the_public_key_line_and_export_asks_for_a_path() {
     let mut drive = Drive::with_items(80, 24, sample_items());

@@ -17,7 +17,7 @@ use crate::service::KeyPairDetail;
 use crate::tui::dialogs::{Dialog, FieldProblem, ImportField, ImportForm, Reveal};
 use crate::tui::event::{AppEvent, Effect, Job, Secret};
 use crate::tui::keymap::{Action, Context, lookup};
-use crate::tui::render;
+use crate::tui::{popups, render};
 
 mod forms;
 mod results;
@@ -183,6 +183,12 @@ impl App {
 
     /// Applies one event and returns what the event loop must do.
     pub fn update(&mut self, event: AppEvent) -> Vec<Effect> {
+        let effects = self.apply(event);
+        self.scroll_tenant_picker();
+        effects
+    }
+
+    fn apply(&mut self, event: AppEvent) -> Vec<Effect> {
         match event {
             AppEvent::Key(key) => self.on_key(key),
             AppEvent::Paste(text) => {
@@ -514,6 +520,18 @@ impl App {
         }
         let last_start = self.visible.len().saturating_sub(rows);
         self.offset = self.offset.min(last_start);
+    }
+
+    /// Keeps the tenant picker's selected entry in view at the current size (the picker's
+    /// height depends on the screen, so this runs after every event).
+    fn scroll_tenant_picker(&mut self) {
+        let area = render::dialog_area(self, Rect::new(0, 0, self.width, self.height));
+        for dialog in &mut self.dialogs {
+            if let Dialog::Tenants(picker) = dialog {
+                let rows = popups::tenant_picker_rows(picker, area);
+                picker.offset = picker.first_shown(rows);
+            }
+        }
     }
 
     /// Rows of key pairs the table shows at the current size.

@@ -132,13 +132,18 @@ pub fn render(app: &App, frame: &mut Frame) {
     render_detail(app, theme, regions.detail, frame);
     render_status(app, theme, regions.status, frame);
     render_footer(app, theme, regions.footer, frame);
-    // Dialogs leave the header, status line and footer in view (toasts, countdown, hints).
-    let dialog_area = Rect {
+    popups::render_dialogs(app, theme, dialog_area(app, area), frame);
+}
+
+/// Where dialogs are drawn: between the header and the status line, so the header, toasts,
+/// the countdown and the footer's hints stay in view.
+pub fn dialog_area(app: &App, area: Rect) -> Rect {
+    let regions = areas(area, status_rows(app, area.width));
+    Rect {
         y: regions.table.y,
         height: regions.status.y.saturating_sub(regions.table.y),
         ..area
-    };
-    popups::render_dialogs(app, theme, dialog_area, frame);
+    }
 }
 
 fn render_too_small(area: Rect, frame: &mut Frame) {

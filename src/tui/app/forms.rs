@@ -457,6 +457,7 @@ impl App {
             tenants: None,
             entries: Vec::new(),
             selected: 0,
+            offset: 0,
             error: None,
         };
         picker.refresh(&self.tenant);
