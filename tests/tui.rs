@@ -324,9 +324,14 @@ fn reveal_drive() -> Drive {
 
 /// The reveal of a new key pair with this private key PEM and public key line.
 fn reveal_drive_with(pem: Zeroizing<String>, public_key_line: &str) -> Drive {
+    reveal_drive_of("new-phone", pem, public_key_line)
+}
+
+/// The reveal of a new key pair named `name`, with this private key PEM and public key line.
+fn reveal_drive_of(name: &str, pem: Zeroizing<String>, public_key_line: &str) -> Drive {
     let mut drive = Drive::with_items(80, 24, sample_items());
     drive.ch('n');
-    drive.type_text("new-phone");
+    drive.type_text(name);
     drive.key(KeyCode::Enter);
     let generation = drive.app.generation.as_ref().expect("generation").id;
     drive.take_jobs();
@@ -334,7 +339,7 @@ fn reveal_drive_with(pem: Zeroizing<String>, public_key_line: &str) -> Drive {
         generation,
         result: Ok(NewKeyPair(CreatedKeyPair {
             key_pair_id: "kp-0000000000new001".to_owned(),
-            key_pair_name: "new-phone".to_owned(),
+            key_pair_name: name.to_owned(),
             private_key_body: pem,
             gmt_created: "2024-06-30 08:45:09.0".to_owned(),
             public_key_line: public_key_line.to_owned(),
@@ -342,6 +347,26 @@ fn reveal_drive_with(pem: Zeroizing<String>, public_key_line: &str) -> Drive {
     }));
     drive.take_jobs();
     drive
+}
+
+#[test]
+fn the_reveal_title_keeps_the_key_pair_id_for_a_128_character_name() {
+    for name in ["密".repeat(128), format!("a{}", "b".repeat(127))] {
+        let mut drive = reveal_drive_of(&name, fake_pem(), "QAAAAFAKE user@host");
+        for (width, height) in [(80, 24), (60, 15), (120, 40)] {
+            drive.resize(width, height);
+            let screen = drive.screen(width, height);
+            let title = screen
+                .lines()
+                .find(|line| line.contains("Private key of"))
+                .unwrap_or_else(|| panic!("no reveal title:\n{screen}"));
+            assert!(
+                title.contains("…' (kp-0000000000new001) "),
+                "{width}x{height}: the name is cut with an ellipsis, the ID whole: {title}"
+            );
+            assert!(title.width() <= usize::from(width), "{title}");
+        }
+    }
 }
 
 #[test]

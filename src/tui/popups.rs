@@ -280,12 +280,8 @@ fn rename_form(form: &RenameForm, canvas: &mut Canvas) {
 }
 
 fn reveal_key(reveal: &Reveal, area: Rect, canvas: &mut Canvas) {
-    canvas.title = format!(
-        "Private key of '{}' ({})",
-        sanitize(&reveal.name),
-        reveal.key_pair_id
-    );
     canvas.width = 72;
+    canvas.title = reveal_title(reveal, canvas.width.min(area.width.saturating_sub(2)));
     canvas.height = Some(area.height);
     let inner_width = canvas.inner_width(area);
 
@@ -322,6 +318,19 @@ fn reveal_key(reveal: &Reveal, area: Rect, canvas: &mut Canvas) {
     for line in pem_lines.iter().skip(scroll).take(body_rows) {
         canvas.text(line.clone());
     }
+}
+
+/// "Private key of 'NAME' (KeyPairId)" for a dialog `dialog_width` cells wide: the name is cut
+/// with `…` (by cells, so Chinese names too) to keep the whole KeyPairId in the top border.
+fn reveal_title(reveal: &Reveal, dialog_width: u16) -> String {
+    let id = sanitize(&reveal.key_pair_id);
+    let frame = "Private key of '' ()";
+    // The border's two corners and the spaces around the title take four cells.
+    let room = usize::from(dialog_width).saturating_sub(4 + width(frame) + width(&id));
+    format!(
+        "Private key of '{}' ({id})",
+        fit(&sanitize(&reveal.name), room)
+    )
 }
 
 fn path_prompt(prompt: &PathPrompt, canvas: &mut Canvas) {
