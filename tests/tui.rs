@@ -385,7 +385,7 @@ fn snapshot_save_prompt_and_overwrite_question() {
     drive.key(KeyCode::Enter);
     drive.take_jobs();
     drive.send(AppEvent::Done(JobResult::SavedPrivateKey(Ok(
-        WriteOutcome::Exists(PathBuf::from("./new-phone.adbkey")),
+        WriteOutcome::Exists(vec![PathBuf::from("./new-phone.adbkey")]),
     ))));
     snapshot_both("save_overwrite_question", &mut drive);
 }
@@ -974,6 +974,104 @@ fn saving_writes_the_pair_and_overwrites_only_when_confirmed() {
     }
 }
 
+/// Saves the revealed key to `path` through the prompt and runs the write for real.
+fn save_through_the_prompt(drive: &mut Drive, service: &KeyPairService, path: &Path) {
+    drive.ch('s');
+    drive.ctrl('u');
+    drive.type_text(&path.display().to_string());
+    drive.key(KeyCode::Enter);
+    let job = match drive.take_jobs().pop() {
+        Some(job @ Job::SavePrivateKey { .. }) => job,
+        other => panic!("{other:?}"),
+    };
+    drive.send(AppEvent::Done(jobs::perform(service, job)));
+}
+
+#[test]
+fn the_overwrite_question_names_the_pub_file_it_would_overwrite() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let service = KeyPairService::new(Store::new(dir.path().join("store")).expect("store"));
+    let target = dir.path().join("new-phone.adbkey");
+    let public = dir.path().join("new-phone.adbkey.pub");
+
+    // Both exist: the question names both.
+    let mut drive = reveal_drive();
+    save_through_the_prompt(&mut drive, &service, &target);
+    save_through_the_prompt(&mut drive, &service, &target);
+    match drive.top() {
+        Some(Dialog::Confirm(confirm)) => assert_eq!(
+            confirm.action.existing_files(),
+            [target.as_path(), public.as_path()]
+        ),
+        other => panic!("{other:?}"),
+    }
+    let screen = drive.screen(120, 40);
+    assert!(screen.contains("new-phone.adbkey' and"), "{screen}");
+    assert!(screen.contains("new-phone.adbkey.pub' exist"), "{screen}");
+    drive.key(KeyCode::Esc);
+    drive.key(KeyCode::Esc);
+
+    // Only the .pub exists: the question names it, not the free private key path.
+    std::fs::remove_file(&target).expect("remove");
+    save_through_the_prompt(&mut drive, &service, &target);
+    match drive.top() {
+        Some(Dialog::Confirm(confirm)) => {
+            assert_eq!(confirm.action.existing_files(), [public.as_path()]);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        drive
+            .screen(120, 40)
+            .contains("new-phone.adbkey.pub' exists")
+    );
+    drive.key(KeyCode::Tab);
+    drive.key(KeyCode::Enter);
+    match drive.take_jobs().as_slice() {
+        [
+            Job::SavePrivateKey {
+                path,
+                overwrite: true,
+                ..
+            },
+        ] => assert_eq!(
+            path, &target,
+            "the private key still goes to the typed path"
+        ),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn saving_to_a_directory_is_refused_without_writing() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let service = KeyPairService::new(Store::new(dir.path().join("store")).expect("store"));
+    let keys = dir.path().join("keys");
+    std::fs::create_dir(&keys).expect("mkdir");
+
+    let mut drive = reveal_drive();
+    for typed in [keys.clone(), dir.path().join("missing/")] {
+        save_through_the_prompt(&mut drive, &service, &typed);
+        match drive.top() {
+            Some(Dialog::Path(prompt)) => {
+                let error = prompt.error.as_deref().expect("refused in the prompt");
+                assert!(error.contains("directory"), "{error}");
+                assert!(error.contains(&format!("'{}'", typed.display())), "{error}");
+                assert!(!prompt.busy);
+            }
+            other => panic!("refused without a question, got {other:?}"),
+        }
+        drive.key(KeyCode::Esc);
+    }
+    let entries: Vec<_> = std::fs::read_dir(&keys).expect("list").collect();
+    assert!(
+        entries.is_empty(),
+        "nothing written in the directory: {entries:?}"
+    );
+    assert!(!dir.path().join("missing").exists());
+    assert!(!dir.path().join("keys.pub").exists());
+}
+
 #[test]
 fn delete_names_the_marked_key_pairs_and_cancel_is_the_default() {
     let mut drive = Drive::with_items(80, 24, sample_items());
@@ -1043,7 +1141,10 @@ fn space_marks_the_selected_row_and_leaves_the_cursor_on_it() {
         [&detail(2, "", "").key_pair_id]
     );
     drive.ch(' ');
-    assert!(drive.app.marked.is_empty(), "Space again unmarks the same row");
+    assert!(
+        drive.app.marked.is_empty(),
+        "Space again unmarks the same row"
+    );
     assert_eq!(drive.app.selected, 1);
 }
 
@@ -1313,7 +1414,11 @@ fn dialog_rows(screen: &str, title: &str) -> Vec<String> {
     let lines: Vec<Vec<char>> = screen.lines().map(|line| line.chars().collect()).collect();
     let top = lines
         .iter()
-        .position(|line| line.iter().collect::<String>().contains(&format!("┌ {title} ")))
+        .position(|line| {
+            line.iter()
+                .collect::<String>()
+                .contains(&format!("┌ {title} "))
+        })
         .unwrap_or_else(|| panic!("no dialog '{title}' on screen:\n{screen}"));
     let title_line: String = lines[top].iter().collect();
     let corner = title_line
@@ -1330,11 +1435,25 @@ fn dialog_rows(screen: &str, title: &str) -> Vec<String> {
     let mut rows = Vec::new();
     for line in &lines[top + 1..] {
         if line.get(left) == Some(&'└') {
-            assert_eq!(line.get(right), Some(&'┘'), "the dialog's bottom is whole:\n{screen}");
+            assert_eq!(
+                line.get(right),
+                Some(&'┘'),
+                "the dialog's bottom is whole:\n{screen}"
+            );
             return rows;
         }
-        assert_eq!(line.get(left), Some(&'│'), "a dialog row lost its border:\n{screen}");
-        rows.push(line[left + 1..right].iter().collect::<String>().trim().to_owned());
+        assert_eq!(
+            line.get(left),
+            Some(&'│'),
+            "a dialog row lost its border:\n{screen}"
+        );
+        rows.push(
+            line[left + 1..right]
+                .iter()
+                .collect::<String>()
+                .trim()
+                .to_owned(),
+        );
     }
     panic!("the dialog '{title}' has no bottom border on screen:\n{screen}");
 }
@@ -1357,7 +1476,12 @@ fn the_tenant_picker_fits_80x24_with_long_names_and_many_tenants_and_scrolls() {
     drive.take_jobs();
     // 40 tenants of the longest allowed name (64 characters), "default" among them.
     let mut tenants: Vec<TenantSummary> = (0..40)
-        .map(|number| tenant(&format!("{number:02}-{}", "long-tenant-name-".repeat(4)), 500))
+        .map(|number| {
+            tenant(
+                &format!("{number:02}-{}", "long-tenant-name-".repeat(4)),
+                500,
+            )
+        })
         .map(|mut summary| {
             summary.tenant.truncate(64);
             summary
@@ -1383,7 +1507,10 @@ fn the_tenant_picker_fits_80x24_with_long_names_and_many_tenants_and_scrolls() {
         let [row] = selected.as_slice() else {
             panic!("one selected row expected: {rows:#?}")
         };
-        assert!(row.ends_with("key pairs") || row.ends_with("(current)"), "{row}");
+        assert!(
+            row.ends_with("key pairs") || row.ends_with("(current)"),
+            "{row}"
+        );
     }
 
     // The selected tenant's whole name can be read, though its row shortens it.
@@ -1402,7 +1529,10 @@ fn the_tenant_picker_fits_80x24_with_long_names_and_many_tenants_and_scrolls() {
         .expect_err("a space is refused")
         .message;
     let text = dialog_rows(&drive.screen(80, 24), "Switch tenant").join(" ");
-    assert!(text.contains(&reason), "'{reason}' is not shown whole in:\n{text}");
+    assert!(
+        text.contains(&reason),
+        "'{reason}' is not shown whole in:\n{text}"
+    );
 }
 
 #[test]

@@ -19,7 +19,7 @@ use crate::tui::event::{AppEvent, Effect, Job, Secret};
 use crate::tui::keymap::{Action, Context, lookup};
 use crate::tui::{popups, render};
 
-mod forms;
+pub mod forms;
 mod results;
 
 /// How often the list is read again, so other sessions' changes show within 2 s.

@@ -135,6 +135,8 @@ pub enum Confirmable {
     },
     OverwritePrivateKey {
         path: PathBuf,
+        /// The files that exist and would be replaced: the key file, its `.pub`, or both.
+        existing: Vec<PathBuf>,
     },
     OverwriteExport {
         path: PathBuf,
@@ -144,6 +146,17 @@ pub enum Confirmable {
 }
 
 impl Confirmable {
+    /// The existing files an overwrite would replace (none for a deletion).
+    pub fn existing_files(&self) -> Vec<&std::path::Path> {
+        match self {
+            Self::Delete { .. } => Vec::new(),
+            Self::OverwritePrivateKey { existing, .. } => {
+                existing.iter().map(PathBuf::as_path).collect()
+            }
+            Self::OverwriteExport { path, .. } => vec![path.as_path()],
+        }
+    }
+
     /// The dialog's title.
     pub fn title(&self) -> &'static str {
         match self {

@@ -9,6 +9,7 @@ use ratatui::widgets::{Block, Clear, Paragraph};
 use tui_input::Input;
 
 use crate::tui::app::App;
+use crate::tui::app::forms::quoted_paths;
 use crate::tui::dialogs::{
     Confirm, Confirmable, CreateForm, Dialog, FieldProblem, ImportField, ImportForm, PathPrompt,
     PathPurpose, PendingKey, RenameForm, Reveal, TenantPicker,
@@ -409,15 +410,15 @@ fn confirmation(confirm: &Confirm, canvas: &mut Canvas) {
                 canvas.theme.dim(),
             );
         }
-        Confirmable::OverwritePrivateKey { path } | Confirmable::OverwriteExport { path, .. } => {
-            canvas.wrapped(
-                &format!(
-                    "'{}' exists. Overwrite it?",
-                    sanitize(&path.to_string_lossy())
-                ),
-                Style::new(),
-                text_width,
-            );
+        Confirmable::OverwritePrivateKey { .. } | Confirmable::OverwriteExport { .. } => {
+            let existing = confirm.action.existing_files();
+            let names = sanitize(&quoted_paths(&existing));
+            let question = if existing.len() == 1 {
+                format!("{names} exists. Overwrite it?")
+            } else {
+                format!("{names} exist. Overwrite both?")
+            };
+            canvas.wrapped(&question, Style::new(), text_width);
         }
     }
     canvas.text("");
@@ -451,7 +452,11 @@ fn tenant_picker_notes(picker: &TenantPicker, inner_width: usize) -> Vec<(String
         && width(&sanitize(&entry.tenant)) > tenant_name_width(inner_width)
     {
         let text = format!("selected: {}", sanitize(&entry.tenant));
-        notes.extend(wrap_hard(&text, inner_width).into_iter().map(|line| (line, false)));
+        notes.extend(
+            wrap_hard(&text, inner_width)
+                .into_iter()
+                .map(|line| (line, false)),
+        );
     }
 
     let problem = picker
@@ -460,7 +465,11 @@ fn tenant_picker_notes(picker: &TenantPicker, inner_width: usize) -> Vec<(String
         .or_else(|| selected.and_then(|entry| entry.problem.clone()));
     if let Some(problem) = problem {
         let text = format!("error: {problem}");
-        notes.extend(wrap_words(&text, inner_width).into_iter().map(|line| (line, true)));
+        notes.extend(
+            wrap_words(&text, inner_width)
+                .into_iter()
+                .map(|line| (line, true)),
+        );
     }
     notes
 }

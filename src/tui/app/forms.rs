@@ -410,7 +410,7 @@ impl App {
                     key_pair_ids,
                 })]
             }
-            Confirmable::OverwritePrivateKey { path } => {
+            Confirmable::OverwritePrivateKey { path, .. } => {
                 let job = self.write_job(&PathPurpose::SavePrivateKey, path, true);
                 self.set_prompt_busy(job.is_some());
                 job.map(Effect::Run).into_iter().collect()
@@ -432,14 +432,27 @@ impl App {
     }
 
     pub(super) fn on_confirm_cancelled(&mut self, action: &Confirmable) {
-        use Confirmable::{OverwriteExport, OverwritePrivateKey};
-        if let OverwritePrivateKey { path } | OverwriteExport { path, .. } = action
-            && let Some(Dialog::Path(prompt)) = self.dialogs.last_mut()
-        {
-            prompt.error = Some(format!(
-                "'{}' exists and was kept; type another path",
-                path.display()
-            ));
+        let existing = action.existing_files();
+        if existing.is_empty() {
+            return;
+        }
+        let verb = if existing.len() == 1 {
+            "exists and was kept"
+        } else {
+            "exist and were kept"
+        };
+        let names = quoted_paths(&existing);
+        if let Some(Dialog::Path(prompt)) = self.dialogs.last_mut() {
+            prompt.error = Some(format!("{names} {verb}; type another path"));
+        }
+    }
+
+    /// The path typed in the open path prompt, as its write job was given it (the prompt
+    /// takes no keys while the job runs, so it still holds that path).
+    pub(super) fn prompt_path(&self) -> Option<std::path::PathBuf> {
+        match self.dialogs.last() {
+            Some(Dialog::Path(prompt)) => Some(expand_home(prompt.input.value().trim())),
+            _ => None,
         }
     }
 
@@ -572,4 +585,13 @@ impl App {
             }
         }
     }
+}
+
+/// `'a'`, or `'a' and 'b'`: the files an overwrite question or its refusal names.
+pub fn quoted_paths(paths: &[&std::path::Path]) -> String {
+    paths
+        .iter()
+        .map(|path| format!("'{}'", path.display()))
+        .collect::<Vec<_>>()
+        .join(" and ")
 }
