@@ -1327,11 +1327,11 @@ fn import_takes_a_paste_or_a_file_and_shows_refusals_in_the_form() {
     drive.ch('i');
     drive.type_text("laptop");
     let public = std::fs::read_to_string(cases().join("adbkey.pub")).expect("case");
-    // A long paste lands in the key field even while the name has the focus.
+    // A long paste lands in the key field even while the name has the focus (which it keeps).
     drive.send(AppEvent::Paste(format!("{public}\n")));
     assert!(matches!(
         drive.top(),
-        Some(Dialog::Import(form)) if form.pasted.is_some() && form.focus == ImportField::Key
+        Some(Dialog::Import(form)) if form.pasted.is_some() && form.focus == ImportField::Name
     ));
     drive.key(KeyCode::Enter);
     match drive.take_jobs().as_slice() {
@@ -1356,7 +1356,8 @@ fn import_takes_a_paste_or_a_file_and_shows_refusals_in_the_form() {
             if form.error.as_deref() == Some("the key is empty") && !form.busy
     ));
 
-    // Backspace drops the paste; a path is typed instead.
+    // In the key field, Backspace drops the paste; a path is typed instead.
+    drive.key(KeyCode::Tab);
     drive.key(KeyCode::Backspace);
     let path = cases().join("adbkey.pub");
     drive.type_text(&path.display().to_string());
@@ -1368,6 +1369,60 @@ fn import_takes_a_paste_or_a_file_and_shows_refusals_in_the_form() {
                 ..
             },
         ] => assert_eq!(file, &path),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn typing_after_a_paste_goes_to_the_field_with_the_focus() {
+    let public = std::fs::read_to_string(cases().join("adbkey.pub")).expect("case");
+
+    // A key pasted while the name is being typed: the name keeps the focus and the typing.
+    let mut drive = Drive::with_items(80, 24, sample_items());
+    drive.ch('i');
+    drive.type_text("lap");
+    drive.send(AppEvent::Paste(public.clone()));
+    drive.type_text("top");
+    match drive.top() {
+        Some(Dialog::Import(form)) => {
+            assert_eq!(form.focus, ImportField::Name);
+            assert_eq!(form.name.value(), "laptop");
+            assert!(form.pasted.is_some(), "the key is in the key field");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        drive.screen(80, 24).contains("> laptop"),
+        "the focus marker stays on the name"
+    );
+    drive.key(KeyCode::Enter);
+    match drive.take_jobs().as_slice() {
+        [
+            Job::Import {
+                name,
+                source: ImportSource::Pasted(text),
+                ..
+            },
+        ] => {
+            assert_eq!(name, "laptop");
+            assert_eq!(text.expose(), public);
+        }
+        other => panic!("{other:?}"),
+    }
+
+    // A path pasted into the key field: typing goes on in that field.
+    let mut drive = Drive::with_items(80, 24, sample_items());
+    drive.ch('i');
+    drive.type_text("laptop");
+    drive.key(KeyCode::Enter);
+    drive.send(AppEvent::Paste("/home/op/.android/adbkey".to_owned()));
+    drive.type_text(".pub");
+    match drive.top() {
+        Some(Dialog::Import(form)) => {
+            assert_eq!(form.focus, ImportField::Key);
+            assert!(form.pasted.is_none(), "a short line is a path, not a key");
+            assert_eq!(form.path.value(), "/home/op/.android/adbkey.pub");
+        }
         other => panic!("{other:?}"),
     }
 }

@@ -99,7 +99,8 @@ impl App {
 
         match lookup(Context::Form, &key) {
             Some(Action::Close) => return Vec::new(),
-            Some(Action::Submit) if form.focus == ImportField::Name => {
+            // With a key already pasted, the name is the last thing missing.
+            Some(Action::Submit) if form.focus == ImportField::Name && form.pasted.is_none() => {
                 form.focus = ImportField::Key;
             }
             Some(Action::Submit) => return self.submit_import(form),
@@ -542,12 +543,17 @@ impl App {
         let looks_like_key = text.contains(['\n', '\r']) || text.trim().len() > 128;
 
         match self.dialogs.last_mut() {
+            // A key lands in the key field whichever field has the focus, and the focus stays
+            // where it was, so typing after the paste goes on in that field. A short line
+            // is text for the focused field (a name, or a key file's path): no key is that short.
             Some(Dialog::Import(form)) if !form.busy => {
-                if form.focus == ImportField::Key || looks_like_key {
+                if looks_like_key {
                     form.pasted = Some(Secret::new(text));
-                    form.focus = ImportField::Key;
                     form.error = None;
-                } else {
+                } else if form.focus == ImportField::Key && form.pasted.is_none() {
+                    insert(&mut form.path, &one_line);
+                    form.error = None;
+                } else if form.focus == ImportField::Name {
                     insert(&mut form.name, &one_line);
                 }
             }
