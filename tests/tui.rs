@@ -745,6 +745,44 @@ fn a_key_made_for_a_closed_form_never_reaches_another_form() {
 }
 
 #[test]
+fn a_full_tenant_says_so_on_n_and_generates_no_key() {
+    let quota = adbkeys::rules::KEY_PAIR_QUOTA;
+    assert_eq!(quota, 500, "the API's quota: 500 key pairs per tenant");
+    let items: Vec<KeyPairDetail> = (0..quota)
+        .map(|number| detail(number, &format!("phone-{number:03}"), "Created"))
+        .collect();
+    let mut drive = Drive::with_items(80, 24, items);
+    drive.ch('n');
+
+    assert!(drive.take_jobs().is_empty(), "no key generation starts");
+    assert!(drive.app.dialogs.is_empty(), "no form to fill in vain");
+    let toast = drive.app.toast.as_ref().expect("a message");
+    assert!(toast.error);
+    assert_eq!(
+        toast.text,
+        "create: tenant 'default' already holds 500 key pairs: a tenant holds at most 500 \
+         key pairs; delete some first"
+    );
+    let screen = drive.screen(80, 24);
+    let words: Vec<&str> = screen.split_whitespace().collect();
+    assert!(
+        words.join(" ").contains(&format!("error: {}", toast.text)),
+        "the whole message shows in the status line:\n{screen}"
+    );
+
+    // One below the quota the form opens and the key generation starts.
+    let items: Vec<KeyPairDetail> = (0..quota - 1)
+        .map(|number| detail(number, &format!("phone-{number:03}"), "Created"))
+        .collect();
+    let mut drive = Drive::with_items(80, 24, items);
+    drive.ch('n');
+    assert!(matches!(
+        drive.take_jobs().as_slice(),
+        [Job::Generate { .. }]
+    ));
+}
+
+#[test]
 fn the_name_is_checked_as_it_is_typed() {
     let mut drive = Drive::with_items(80, 24, sample_items());
     drive.ch('n');

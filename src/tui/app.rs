@@ -446,16 +446,28 @@ impl App {
                 position: None,
             });
         }
-        if own_id.is_none() && self.items.len() >= KEY_PAIR_QUOTA {
+        if own_id.is_none()
+            && let Some(message) = self.quota_full()
+        {
             return Some(FieldProblem {
-                message: format!(
-                    "tenant '{}' already holds {KEY_PAIR_QUOTA} key pairs, the most it may hold",
-                    self.tenant
-                ),
+                message,
                 position: None,
             });
         }
         None
+    }
+
+    /// Why no key pair can be added, when the tenant already holds its quota (as last read;
+    /// the store checks again when the key pair is added).
+    fn quota_full(&self) -> Option<String> {
+        (self.items.len() >= KEY_PAIR_QUOTA).then(|| {
+            format!(
+                "tenant '{}' already holds {} key pairs: a tenant holds at most \
+                 {KEY_PAIR_QUOTA} key pairs; delete some first",
+                self.tenant,
+                self.items.len()
+            )
+        })
     }
 
     /// Space: marks or unmarks the selected row, as the help and docs/console.md say; the

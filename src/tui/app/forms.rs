@@ -26,6 +26,10 @@ impl App {
             ));
             return Vec::new();
         }
+        if let Some(message) = self.quota_full() {
+            self.report_error("create", &message);
+            return Vec::new();
+        }
 
         let generation = self.take_generation_id();
         self.dialogs.push(Dialog::Create(CreateForm {
