@@ -1698,6 +1698,37 @@ fn a_tiny_terminal_shows_a_note_and_still_quits() {
 }
 
 #[test]
+fn on_a_tiny_terminal_esc_closes_the_dialog_and_q_then_quits() {
+    for open in ['n', '?', 'e', 't'] {
+        let mut drive = Drive::with_items(80, 24, sample_items());
+        drive.ch(open);
+        assert_eq!(drive.app.dialogs.len(), 1, "'{open}' opens a dialog");
+        drive.resize(50, 10);
+        let screen = drive.screen(50, 10);
+        assert!(screen.contains("terminal too small"), "{screen}");
+        assert!(screen.contains("Esc closes the dialog"), "{screen}");
+
+        drive.ch('x');
+        assert_eq!(drive.app.dialogs.len(), 1, "other keys do nothing unseen");
+        drive.key(KeyCode::Esc);
+        assert!(
+            drive.app.dialogs.is_empty(),
+            "Esc closes the '{open}' dialog"
+        );
+        drive.ch('q');
+        assert!(drive.app.quitting, "q quits once no dialog is open");
+    }
+
+    // q with a form still open is not typed into it, and does not quit.
+    let mut drive = Drive::with_items(80, 24, sample_items());
+    drive.ch('n');
+    drive.resize(50, 10);
+    drive.ch('q');
+    assert!(!drive.app.quitting);
+    assert!(matches!(drive.top(), Some(Dialog::Create(form)) if form.name.value().is_empty()));
+}
+
+#[test]
 fn the_selection_shows_without_colour() {
     let drive = Drive::with_items(80, 24, sample_items());
     let screen = drive.screen(80, 24);

@@ -227,7 +227,9 @@ impl App {
             _ => {}
         }
 
-        if self.too_small() {
+        // Too small to draw: only the keys that need no screen act, as they would on a normal
+        // one: the current context's close (Esc closes the innermost dialog) and q from the list.
+        if self.too_small() && lookup(self.context(), &key) != Some(Action::Close) {
             let quit = KeyEvent::new(KeyCode::Char('q'), KeyModifiers::NONE);
             if self.dialogs.is_empty() && key.code == quit.code && key.modifiers == quit.modifiers {
                 return self.quit();

@@ -121,7 +121,7 @@ impl Theme {
 pub fn render(app: &App, frame: &mut Frame) {
     let area = frame.area();
     if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
-        render_too_small(area, frame);
+        render_too_small(app, area, frame);
         return;
     }
 
@@ -146,11 +146,16 @@ pub fn dialog_area(app: &App, area: Rect) -> Rect {
     }
 }
 
-fn render_too_small(area: Rect, frame: &mut Frame) {
+fn render_too_small(app: &App, area: Rect, frame: &mut Frame) {
+    let keys = if app.dialogs.is_empty() {
+        "q quits, Ctrl-C anywhere"
+    } else {
+        "Esc closes the dialog, Ctrl-C quits"
+    };
     let lines = [
         format!("terminal too small: {}x{}", area.width, area.height),
         format!("adbkeys needs {MIN_WIDTH}x{MIN_HEIGHT}"),
-        "q quits, Ctrl-C anywhere".to_owned(),
+        keys.to_owned(),
     ];
     let text: Vec<Line> = lines
         .iter()
