@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use adbkeys::keys::AdbPublicKey;
 use adbkeys::service::{CreatedKeyPair, KeyPairDetail, KeyPairService, TenantSummary};
 use adbkeys::store::Store;
 use adbkeys::tui::app::{App, AppOptions, GenerationPhase};
@@ -58,6 +59,15 @@ fn sample_items() -> Vec<KeyPairDetail> {
         detail(4, "测试手机集群调试用的很长很长的名字", "Created"),
         detail(5, "qa-lab", "Imported"),
     ]
+}
+
+/// A tenant as the store lists it.
+fn tenant(name: &str, key_pair_count: usize) -> TenantSummary {
+    TenantSummary {
+        tenant: name.to_owned(),
+        key_pair_count,
+        quota: 500,
+    }
 }
 
 /// A PEM-shaped text that is not a key, for screens that show one.
@@ -197,6 +207,63 @@ impl Drive {
     fn top(&self) -> Option<&Dialog> {
         self.app.dialogs.last()
     }
+
+    /// The sample key pairs at 80x24, the set-up most tests start from.
+    fn sample() -> Self {
+        Self::with_items(80, 24, sample_items())
+    }
+
+    /// The generation the creation form just asked for (the only job pending).
+    fn take_generation(&mut self) -> u64 {
+        match self.take_jobs().as_slice() {
+            [Job::Generate { generation }] => *generation,
+            other => panic!("opening the form starts a key generation, got {other:?}"),
+        }
+    }
+
+    /// Answers key generation `generation` with a real new key; gives its public half.
+    fn answer_generated(&mut self, generation: u64) -> AdbPublicKey {
+        let key = adbkeys::keys::generate_key_pair().expect("key generation");
+        let public = key.public.clone();
+        self.send(AppEvent::Done(JobResult::Generated {
+            generation,
+            result: Ok(Box::new(key)),
+        }));
+        public
+    }
+
+    /// Answers a copy with how it went.
+    fn answer_copy(&mut self, delivered: bool, message: &str, warning: Option<&str>, secret: bool) {
+        self.send(AppEvent::Done(JobResult::Copied {
+            outcome: CopyOutcome {
+                delivered,
+                message: message.to_owned(),
+                warning: warning.map(str::to_owned),
+            },
+            secret,
+        }));
+    }
+
+    /// Opens the tenant picker and answers its read of the store with `tenants`.
+    fn open_tenants(&mut self, tenants: Vec<TenantSummary>) {
+        self.ch('t');
+        self.take_jobs();
+        self.send(AppEvent::Done(JobResult::Tenants(Ok(tenants))));
+    }
+}
+
+/// `count` key pairs named `phone-000`, `phone-001`, ...
+fn phones(count: usize) -> Vec<KeyPairDetail> {
+    (0..count)
+        .map(|number| detail(number, &format!("phone-{number:03}"), "Created"))
+        .collect()
+}
+
+/// A service on a store in a new temporary directory (kept while the first value lives).
+fn temp_service() -> (tempfile::TempDir, KeyPairService) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let service = KeyPairService::new(Store::new(dir.path().join("store")).expect("store"));
+    (dir, service)
 }
 
 /// The text of the screen, one line per row, trailing spaces removed; wide characters are
@@ -244,7 +311,7 @@ fn snapshot_both(name: &str, drive: &mut Drive) {
 
 #[test]
 fn snapshot_list() {
-    let mut drive = Drive::with_items(80, 24, sample_items());
+    let mut drive = Drive::sample();
     drive.key(KeyCode::Down);
     snapshot_both("list", &mut drive);
 }
@@ -263,7 +330,7 @@ fn snapshot_loading_before_the_first_list() {
 
 #[test]
 fn snapshot_marked_rows_and_filter() {
-    let mut drive = Drive::with_items(80, 24, sample_items());
+    let mut drive = Drive::sample();
     drive.ch(' ');
     drive.ch('j');
     drive.ch(' ');
@@ -275,9 +342,7 @@ fn snapshot_marked_rows_and_filter() {
 
 #[test]
 fn snapshot_quota_warning_and_many_rows() {
-    let items: Vec<KeyPairDetail> = (0..460)
-        .map(|number| detail(number, &format!("phone-{number:03}"), "Created"))
-        .collect();
+    let items = phones(460);
     let mut drive = Drive::with_items(80, 24, items);
     drive.key(KeyCode::End);
     snapshot_both("quota_warning", &mut drive);
@@ -285,7 +350,7 @@ fn snapshot_quota_warning_and_many_rows() {
 
 #[test]
 fn snapshot_create_form_with_a_rule_broken() {
-    let mut drive = Drive::with_items(80, 24, sample_items());
+    let mut drive = Drive::sample();
     drive.ch('n');
     drive.type_text("prod phone");
     snapshot_both("create_form_invalid", &mut drive);
@@ -293,24 +358,20 @@ fn snapshot_create_form_with_a_rule_broken() {
 
 #[test]
 fn snapshot_create_form_duplicate_and_key_ready() {
-    let mut drive = Drive::with_items(80, 24, sample_items());
+    let mut drive = Drive::sample();
     drive.ch('n');
     drive.type_text("qa-lab");
     let generation = match drive.top() {
         Some(Dialog::Create(form)) => form.generation,
         other => panic!("expected the creation form, got {other:?}"),
     };
-    let key = adbkeys::keys::generate_key_pair().expect("key generation");
-    drive.send(AppEvent::Done(JobResult::Generated {
-        generation,
-        result: Ok(Box::new(key)),
-    }));
+    drive.answer_generated(generation);
     snapshot_both("create_form_duplicate", &mut drive);
 }
 
 #[test]
 fn snapshot_generation_in_progress() {
-    let mut drive = Drive::with_items(80, 24, sample_items());
+    let mut drive = Drive::sample();
     drive.ch('n');
     drive.type_text("new-phone");
     drive.key(KeyCode::Enter);
@@ -329,7 +390,7 @@ fn reveal_drive_with(pem: Zeroizing<String>, public_key_line: &str) -> Drive {
 
 /// The reveal of a new key pair named `name`, with this private key PEM and public key line.
 fn reveal_drive_of(name: &str, pem: Zeroizing<String>, public_key_line: &str) -> Drive {
-    let mut drive = Drive::with_items(80, 24, sample_items());
+    let mut drive = Drive::sample();
     drive.ch('n');
     drive.type_text(name);
     drive.key(KeyCode::Enter);
@@ -395,14 +456,7 @@ fn snapshot_copied_countdown() {
     let mut drive = reveal_drive();
     drive.ch('c');
     drive.take_effects();
-    drive.send(AppEvent::Done(JobResult::Copied {
-        outcome: CopyOutcome {
-            delivered: true,
-            message: "sent to the terminal via OSC 52".to_owned(),
-            warning: None,
-        },
-        secret: true,
-    }));
+    drive.answer_copy(true, "sent to the terminal via OSC 52", None, true);
     drive.key(KeyCode::Esc);
     drive.at(2.5);
     snapshot_both("copied_countdown", &mut drive);
@@ -410,26 +464,23 @@ fn snapshot_copied_countdown() {
 
 #[test]
 fn snapshot_a_long_error_takes_two_status_rows() {
-    let mut drive = Drive::with_items(80, 24, sample_items());
+    let mut drive = Drive::sample();
     drive.ch('y');
     drive.take_effects();
-    drive.send(AppEvent::Done(JobResult::Copied {
-        outcome: CopyOutcome {
-            delivered: false,
-            message: "tmux drops OSC 52 here (allow-passthrough 'off', set-clipboard 'external'): \
-                      run 'tmux set -g allow-passthrough on' (or 'tmux set -g set-clipboard on') \
-                      and copy again, or save to a file instead"
-                .to_owned(),
-            warning: None,
-        },
-        secret: false,
-    }));
+    drive.answer_copy(
+        false,
+        "tmux drops OSC 52 here (allow-passthrough 'off', set-clipboard 'external'): \
+         run 'tmux set -g allow-passthrough on' (or 'tmux set -g set-clipboard on') \
+         and copy again, or save to a file instead",
+        None,
+        false,
+    );
     snapshot_both("long_error", &mut drive);
 }
 
 #[test]
 fn snapshot_import_form_pasted_and_refused() {
-    let mut drive = Drive::with_items(80, 24, sample_items());
+    let mut drive = Drive::sample();
     drive.ch('i');
     drive.type_text("laptop-key");
     drive.key(KeyCode::Enter);
@@ -447,7 +498,7 @@ fn snapshot_import_form_pasted_and_refused() {
 
 #[test]
 fn snapshot_rename_form() {
-    let mut drive = Drive::with_items(80, 24, sample_items());
+    let mut drive = Drive::sample();
     drive.key(KeyCode::Down);
     drive.ch('r');
     drive.type_text("-2");
@@ -456,7 +507,7 @@ fn snapshot_rename_form() {
 
 #[test]
 fn snapshot_delete_confirmation() {
-    let mut drive = Drive::with_items(80, 24, sample_items());
+    let mut drive = Drive::sample();
     drive.ch(' ');
     drive.ch('j');
     drive.ch(' ');
@@ -467,21 +518,8 @@ fn snapshot_delete_confirmation() {
 
 #[test]
 fn snapshot_tenant_picker() {
-    let mut drive = Drive::with_items(80, 24, sample_items());
-    drive.ch('t');
-    drive.take_jobs();
-    drive.send(AppEvent::Done(JobResult::Tenants(Ok(vec![
-        TenantSummary {
-            tenant: "default".to_owned(),
-            key_pair_count: 5,
-            quota: 500,
-        },
-        TenantSummary {
-            tenant: "staging".to_owned(),
-            key_pair_count: 12,
-            quota: 500,
-        },
-    ]))));
+    let mut drive = Drive::sample();
+    drive.open_tenants(vec![tenant("default", 5), tenant("staging", 12)]);
     snapshot_both("tenant_picker", &mut drive);
     drive.type_text("sta");
     snapshot_both("tenant_picker_typed", &mut drive);
@@ -489,14 +527,14 @@ fn snapshot_tenant_picker() {
 
 #[test]
 fn snapshot_help() {
-    let mut drive = Drive::with_items(80, 24, sample_items());
+    let mut drive = Drive::sample();
     drive.ch('?');
     snapshot_both("help", &mut drive);
 }
 
 #[test]
 fn snapshot_export_prompt() {
-    let mut drive = Drive::with_items(80, 24, sample_items());
+    let mut drive = Drive::sample();
     drive.ch('e');
     snapshot_both("export_prompt", &mut drive);
 }
@@ -521,9 +559,7 @@ fn cases() -> PathBuf {
 
 #[test]
 fn moving_through_the_list() {
-    let items: Vec<KeyPairDetail> = (0..100)
-        .map(|number| detail(number, &format!("phone-{number:03}"), "Created"))
-        .collect();
+    let items = phones(100);
     let mut drive = Drive::with_items(80, 24, items);
     let rows = drive.app.table_rows();
     assert!(rows > 3, "the table shows {rows} rows at 80x24");
@@ -555,7 +591,7 @@ fn moving_through_the_list() {
 
 #[test]
 fn escape_never_quits_and_q_quits_only_from_the_list() {
-    let mut drive = Drive::with_items(80, 24, sample_items());
+    let mut drive = Drive::sample();
     for _ in 0..3 {
         drive.key(KeyCode::Esc);
     }
@@ -585,14 +621,7 @@ fn control_c_quits_from_a_dialog_and_clears_a_copied_key() {
         copies.as_slice(),
         [Effect::Copy { secret: true, .. }]
     ));
-    drive.send(AppEvent::Done(JobResult::Copied {
-        outcome: CopyOutcome {
-            delivered: true,
-            message: "sent to the terminal via OSC 52".to_owned(),
-            warning: None,
-        },
-        secret: true,
-    }));
+    drive.answer_copy(true, "sent to the terminal via OSC 52", None, true);
     drive.ch('s');
     drive.ctrl('c');
     let effects = drive.take_effects();
@@ -610,14 +639,7 @@ fn a_hangup_clears_the_copied_key_before_quitting() {
     let mut drive = reveal_drive();
     drive.ch('c');
     drive.take_effects();
-    drive.send(AppEvent::Done(JobResult::Copied {
-        outcome: CopyOutcome {
-            delivered: true,
-            message: "sent".to_owned(),
-            warning: None,
-        },
-        secret: true,
-    }));
+    drive.answer_copy(true, "sent", None, true);
     drive.send(AppEvent::Shutdown);
     let effects = drive.take_effects();
     assert!(matches!(
@@ -628,20 +650,12 @@ fn a_hangup_clears_the_copied_key_before_quitting() {
 
 #[test]
 fn create_uses_the_key_generated_while_typing() {
-    let mut drive = Drive::with_items(80, 24, sample_items());
+    let mut drive = Drive::sample();
     drive.ch('n');
-    let generation = match drive.take_jobs().as_slice() {
-        [Job::Generate { generation }] => *generation,
-        other => panic!("opening the form starts a key generation, got {other:?}"),
-    };
+    let generation = drive.take_generation();
 
     drive.type_text("new-phone");
-    let key = adbkeys::keys::generate_key_pair().expect("key generation");
-    let public = key.public.clone();
-    drive.send(AppEvent::Done(JobResult::Generated {
-        generation,
-        result: Ok(Box::new(key)),
-    }));
+    let public = drive.answer_generated(generation);
     assert!(matches!(
         drive.top(),
         Some(Dialog::Create(form)) if matches!(form.key, PendingKey::Ready(_))
@@ -679,12 +693,9 @@ fn create_uses_the_key_generated_while_typing() {
 
 #[test]
 fn create_waits_for_a_key_still_generating_and_esc_cancels_it() {
-    let mut drive = Drive::with_items(80, 24, sample_items());
+    let mut drive = Drive::sample();
     drive.ch('n');
-    let first = match drive.take_jobs().as_slice() {
-        [Job::Generate { generation }] => *generation,
-        other => panic!("{other:?}"),
-    };
+    let first = drive.take_generation();
     drive.type_text("slow-key");
     drive.key(KeyCode::Enter);
     assert!(
@@ -706,11 +717,7 @@ fn create_waits_for_a_key_still_generating_and_esc_cancels_it() {
 
     drive.key(KeyCode::Esc);
     assert!(drive.app.generation.is_none(), "Esc cancels the generation");
-    let key = adbkeys::keys::generate_key_pair().expect("key generation");
-    drive.send(AppEvent::Done(JobResult::Generated {
-        generation: first,
-        result: Ok(Box::new(key)),
-    }));
+    drive.answer_generated(first);
     assert!(
         drive.take_jobs().is_empty(),
         "a cancelled key is dropped, never stored"
@@ -719,25 +726,15 @@ fn create_waits_for_a_key_still_generating_and_esc_cancels_it() {
 
 #[test]
 fn a_key_made_for_a_closed_form_never_reaches_another_form() {
-    let mut drive = Drive::with_items(80, 24, sample_items());
+    let mut drive = Drive::sample();
     drive.ch('n');
-    let first = match drive.take_jobs().as_slice() {
-        [Job::Generate { generation }] => *generation,
-        other => panic!("{other:?}"),
-    };
+    let first = drive.take_generation();
     drive.key(KeyCode::Esc);
     drive.ch('n');
-    let second = match drive.take_jobs().as_slice() {
-        [Job::Generate { generation }] => *generation,
-        other => panic!("{other:?}"),
-    };
+    let second = drive.take_generation();
     assert_ne!(first, second);
 
-    let key = adbkeys::keys::generate_key_pair().expect("key generation");
-    drive.send(AppEvent::Done(JobResult::Generated {
-        generation: first,
-        result: Ok(Box::new(key)),
-    }));
+    drive.answer_generated(first);
     assert!(matches!(
         drive.top(),
         Some(Dialog::Create(form)) if matches!(form.key, PendingKey::Generating)
@@ -748,9 +745,7 @@ fn a_key_made_for_a_closed_form_never_reaches_another_form() {
 fn a_full_tenant_says_so_on_n_and_generates_no_key() {
     let quota = adbkeys::rules::KEY_PAIR_QUOTA;
     assert_eq!(quota, 500, "the API's quota: 500 key pairs per tenant");
-    let items: Vec<KeyPairDetail> = (0..quota)
-        .map(|number| detail(number, &format!("phone-{number:03}"), "Created"))
-        .collect();
+    let items = phones(quota);
     let mut drive = Drive::with_items(80, 24, items);
     drive.ch('n');
 
@@ -771,9 +766,7 @@ fn a_full_tenant_says_so_on_n_and_generates_no_key() {
     );
 
     // One below the quota the form opens and the key generation starts.
-    let items: Vec<KeyPairDetail> = (0..quota - 1)
-        .map(|number| detail(number, &format!("phone-{number:03}"), "Created"))
-        .collect();
+    let items = phones(quota - 1);
     let mut drive = Drive::with_items(80, 24, items);
     drive.ch('n');
     assert!(matches!(
@@ -784,7 +777,7 @@ fn a_full_tenant_says_so_on_n_and_generates_no_key() {
 
 #[test]
 fn the_name_is_checked_as_it_is_typed() {
-    let mut drive = Drive::with_items(80, 24, sample_items());
+    let mut drive = Drive::sample();
     drive.ch('n');
     drive.type_text("1phone");
     let problem = match drive.top() {
@@ -832,7 +825,7 @@ fn the_name_is_checked_as_it_is_typed() {
 
 #[test]
 fn a_pasted_newline_never_submits_a_form() {
-    let mut drive = Drive::with_items(80, 24, sample_items());
+    let mut drive = Drive::sample();
     drive.ch('n');
     drive.send(AppEvent::Paste("pasted-name\n".to_owned()));
     match drive.top() {
@@ -868,14 +861,12 @@ fn copying_the_private_key_counts_down_then_clears_it() {
         [Effect::Copy { text, secret: true }] => assert_eq!(text.expose(), fake_pem().as_str()),
         other => panic!("{other:?}"),
     }
-    drive.send(AppEvent::Done(JobResult::Copied {
-        outcome: CopyOutcome {
-            delivered: true,
-            message: "sent to the terminal via OSC 52".to_owned(),
-            warning: Some("tmux keeps it in a paste buffer".to_owned()),
-        },
-        secret: true,
-    }));
+    drive.answer_copy(
+        true,
+        "sent to the terminal via OSC 52",
+        Some("tmux keeps it in a paste buffer"),
+        true,
+    );
     assert!(
         drive
             .app
@@ -913,14 +904,7 @@ fn a_copy_that_reached_nothing_is_an_error_and_needs_the_question() {
     let mut drive = reveal_drive();
     drive.ch('c');
     drive.take_effects();
-    drive.send(AppEvent::Done(JobResult::Copied {
-        outcome: CopyOutcome {
-            delivered: false,
-            message: "clipboard is off (--clipboard off)".to_owned(),
-            warning: None,
-        },
-        secret: true,
-    }));
+    drive.answer_copy(false, "clipboard is off (--clipboard off)", None, true);
     assert!(drive.app.toast.as_ref().is_some_and(|toast| toast.error));
     drive.key(KeyCode::Esc);
     assert!(matches!(drive.top(), Some(Dialog::Reveal(reveal)) if reveal.confirm_close));
@@ -936,8 +920,7 @@ fn a_copy_that_reached_nothing_is_an_error_and_needs_the_question() {
 
 #[test]
 fn saving_writes_the_pair_and_overwrites_only_when_confirmed() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let service = KeyPairService::new(Store::new(dir.path().join("store")).expect("store"));
+    let (dir, service) = temp_service();
     let target = dir.path().join("new-phone.adbkey");
 
     let mut drive = reveal_drive();
@@ -1027,8 +1010,7 @@ fn save_through_the_prompt(drive: &mut Drive, service: &KeyPairService, path: &P
 
 #[test]
 fn the_overwrite_question_names_the_pub_file_it_would_overwrite() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let service = KeyPairService::new(Store::new(dir.path().join("store")).expect("store"));
+    let (dir, service) = temp_service();
     let target = dir.path().join("new-phone.adbkey");
     let public = dir.path().join("new-phone.adbkey.pub");
 
@@ -1082,8 +1064,7 @@ fn the_overwrite_question_names_the_pub_file_it_would_overwrite() {
 
 #[test]
 fn saving_to_a_directory_is_refused_without_writing() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let service = KeyPairService::new(Store::new(dir.path().join("store")).expect("store"));
+    let (dir, service) = temp_service();
     let keys = dir.path().join("keys");
     std::fs::create_dir(&keys).expect("mkdir");
 
@@ -1112,7 +1093,7 @@ fn saving_to_a_directory_is_refused_without_writing() {
 
 #[test]
 fn delete_names_the_marked_key_pairs_and_cancel_is_the_default() {
-    let mut drive = Drive::with_items(80, 24, sample_items());
+    let mut drive = Drive::sample();
     drive.ch(' ');
     drive.ch('j');
     drive.ch(' ');
@@ -1170,7 +1151,7 @@ fn delete_names_the_marked_key_pairs_and_cancel_is_the_default() {
 #[test]
 fn space_marks_the_selected_row_and_leaves_the_cursor_on_it() {
     // docs/console.md and the help: "mark or unmark the selected row"; nothing about moving.
-    let mut drive = Drive::with_items(80, 24, sample_items());
+    let mut drive = Drive::sample();
     drive.ch('j');
     drive.ch(' ');
     assert_eq!(drive.app.selected, 1, "Space does not move the cursor");
@@ -1188,7 +1169,7 @@ fn space_marks_the_selected_row_and_leaves_the_cursor_on_it() {
 
 #[test]
 fn filter_narrows_by_name_id_or_fingerprint_and_esc_clears() {
-    let mut drive = Drive::with_items(80, 24, sample_items());
+    let mut drive = Drive::sample();
     drive.ch('/');
     drive.type_text("生产");
     assert_eq!(drive.app.visible.len(), 1);
@@ -1232,7 +1213,7 @@ fn filter_narrows_by_name_id_or_fingerprint_and_esc_clears() {
 
 #[test]
 fn reloads_keep_the_selection_by_key_pair_id() {
-    let mut drive = Drive::with_items(80, 24, sample_items());
+    let mut drive = Drive::sample();
     drive.ch('j');
     drive.ch('j');
     let selected = drive
@@ -1259,7 +1240,7 @@ fn reloads_keep_the_selection_by_key_pair_id() {
 
 #[test]
 fn the_list_is_read_again_within_two_seconds() {
-    let mut drive = Drive::with_items(80, 24, sample_items());
+    let mut drive = Drive::sample();
     drive.at(0.5);
     assert!(drive.take_jobs().is_empty());
     drive.at(1.6);
@@ -1273,7 +1254,7 @@ fn the_list_is_read_again_within_two_seconds() {
 
 #[test]
 fn an_older_list_answer_never_replaces_a_newer_one() {
-    let mut drive = Drive::with_items(80, 24, sample_items());
+    let mut drive = Drive::sample();
     drive.at(1.6);
     let old = match drive.take_jobs().as_slice() {
         [Job::List { request, .. }] => *request,
@@ -1302,7 +1283,7 @@ fn an_older_list_answer_never_replaces_a_newer_one() {
 
 #[test]
 fn rename_checks_the_name_and_shows_core_errors_in_the_form() {
-    let mut drive = Drive::with_items(80, 24, sample_items());
+    let mut drive = Drive::sample();
     drive.ch('r');
     match drive.top() {
         Some(Dialog::Rename(form)) => assert_eq!(form.name.value(), "build-farm-01"),
@@ -1361,7 +1342,7 @@ fn rename_checks_the_name_and_shows_core_errors_in_the_form() {
 
 #[test]
 fn import_takes_a_paste_or_a_file_and_shows_refusals_in_the_form() {
-    let mut drive = Drive::with_items(80, 24, sample_items());
+    let mut drive = Drive::sample();
     drive.ch('i');
     drive.type_text("laptop");
     let public = std::fs::read_to_string(cases().join("adbkey.pub")).expect("case");
@@ -1416,7 +1397,7 @@ fn typing_after_a_paste_goes_to_the_field_with_the_focus() {
     let public = std::fs::read_to_string(cases().join("adbkey.pub")).expect("case");
 
     // A key pasted while the name is being typed: the name keeps the focus and the typing.
-    let mut drive = Drive::with_items(80, 24, sample_items());
+    let mut drive = Drive::sample();
     drive.ch('i');
     drive.type_text("lap");
     drive.send(AppEvent::Paste(public.clone()));
@@ -1449,7 +1430,7 @@ fn typing_after_a_paste_goes_to_the_field_with_the_focus() {
     }
 
     // A path pasted into the key field: typing goes on in that field.
-    let mut drive = Drive::with_items(80, 24, sample_items());
+    let mut drive = Drive::sample();
     drive.ch('i');
     drive.type_text("laptop");
     drive.key(KeyCode::Enter);
@@ -1467,16 +1448,12 @@ fn typing_after_a_paste_goes_to_the_field_with_the_focus() {
 
 #[test]
 fn the_tenant_picker_switches_to_a_listed_or_a_new_valid_tenant() {
-    let mut drive = Drive::with_items(80, 24, sample_items());
+    let mut drive = Drive::sample();
     drive.ch('t');
     assert!(matches!(drive.take_jobs().as_slice(), [Job::Tenants]));
-    drive.send(AppEvent::Done(JobResult::Tenants(Ok(vec![
-        TenantSummary {
-            tenant: "staging".into(),
-            key_pair_count: 3,
-            quota: 500,
-        },
-    ]))));
+    drive.send(AppEvent::Done(JobResult::Tenants(Ok(vec![tenant(
+        "staging", 3,
+    )]))));
 
     drive.type_text(".bad");
     drive.key(KeyCode::Enter);
@@ -1551,22 +1528,12 @@ fn dialog_rows(screen: &str, title: &str) -> Vec<String> {
     panic!("the dialog '{title}' has no bottom border on screen:\n{screen}");
 }
 
-fn tenant(name: &str, key_pair_count: usize) -> TenantSummary {
-    TenantSummary {
-        tenant: name.to_owned(),
-        key_pair_count,
-        quota: 500,
-    }
-}
-
 #[test]
 fn the_tenant_picker_fits_80x24_with_long_names_and_many_tenants_and_scrolls() {
     let items: Vec<KeyPairDetail> = (0..5)
         .map(|number| detail(number, &format!("phone-{number}"), "Created"))
         .collect();
     let mut drive = Drive::with_items(80, 24, items);
-    drive.ch('t');
-    drive.take_jobs();
     // 40 tenants of the longest allowed name (64 characters), "default" among them.
     let mut tenants: Vec<TenantSummary> = (0..40)
         .map(|number| {
@@ -1581,7 +1548,7 @@ fn the_tenant_picker_fits_80x24_with_long_names_and_many_tenants_and_scrolls() {
         })
         .collect();
     tenants.push(tenant("default", 5));
-    drive.send(AppEvent::Done(JobResult::Tenants(Ok(tenants.clone()))));
+    drive.open_tenants(tenants.clone());
 
     let rows = dialog_rows(&drive.screen(80, 24), "Switch tenant");
     let current = rows
@@ -1630,7 +1597,7 @@ fn the_tenant_picker_fits_80x24_with_long_names_and_many_tenants_and_scrolls() {
 
 #[test]
 fn y_copies_the_public_key_line_and_export_asks_for_a_path() {
-    let mut drive = Drive::with_items(80, 24, sample_items());
+    let mut drive = Drive::sample();
     drive.ch('y');
     match drive.take_effects().as_slice() {
         [
@@ -1700,7 +1667,7 @@ fn a_tiny_terminal_shows_a_note_and_still_quits() {
 #[test]
 fn on_a_tiny_terminal_esc_closes_the_dialog_and_q_then_quits() {
     for open in ['n', '?', 'e', 't'] {
-        let mut drive = Drive::with_items(80, 24, sample_items());
+        let mut drive = Drive::sample();
         drive.ch(open);
         assert_eq!(drive.app.dialogs.len(), 1, "'{open}' opens a dialog");
         drive.resize(50, 10);
@@ -1720,7 +1687,7 @@ fn on_a_tiny_terminal_esc_closes_the_dialog_and_q_then_quits() {
     }
 
     // q with a form still open is not typed into it, and does not quit.
-    let mut drive = Drive::with_items(80, 24, sample_items());
+    let mut drive = Drive::sample();
     drive.ch('n');
     drive.resize(50, 10);
     drive.ch('q');
@@ -1730,7 +1697,7 @@ fn on_a_tiny_terminal_esc_closes_the_dialog_and_q_then_quits() {
 
 #[test]
 fn the_selection_shows_without_colour() {
-    let drive = Drive::with_items(80, 24, sample_items());
+    let drive = Drive::sample();
     let screen = drive.screen(80, 24);
     let row = screen
         .lines()
@@ -2085,9 +2052,8 @@ fn import_pasted(
     name: &str,
     text: String,
 ) -> (String, JobResult, KeyPairService, tempfile::TempDir) {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let service = KeyPairService::new(Store::new(dir.path().join("store")).expect("store"));
-    let mut drive = Drive::with_items(80, 24, sample_items());
+    let (dir, service) = temp_service();
+    let mut drive = Drive::sample();
     drive.ch('i');
     drive.type_text(name);
     drive.send(AppEvent::Paste(text));
@@ -2150,8 +2116,7 @@ fn a_paste_with_cr_line_breaks_imports_a_private_key_or_a_wrapped_public_key() {
 
 #[test]
 fn a_saved_pair_is_byte_for_byte_what_adb_keygen_writes() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let service = KeyPairService::new(Store::new(dir.path().join("store")).expect("store"));
+    let (dir, service) = temp_service();
     let target = dir.path().join("adbkey");
     let pem = std::fs::read_to_string(cases().join("adbkey")).expect("case");
     let public = std::fs::read(cases().join("adbkey.pub")).expect("case");
@@ -2180,9 +2145,8 @@ fn a_saved_pair_is_byte_for_byte_what_adb_keygen_writes() {
 #[test]
 fn an_error_names_its_operation_once() {
     // The rows are not in this empty store, so the real service refuses the deletion.
-    let dir = tempfile::tempdir().expect("temp dir");
-    let service = KeyPairService::new(Store::new(dir.path().join("store")).expect("store"));
-    let mut drive = Drive::with_items(80, 24, sample_items());
+    let (_dir, service) = temp_service();
+    let mut drive = Drive::sample();
     drive.key(KeyCode::Delete);
     drive.key(KeyCode::Right);
     drive.key(KeyCode::Enter);
