@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use adbkeys::keys::AdbPublicKey;
 use adbkeys::service::{CreatedKeyPair, KeyPairDetail, KeyPairService, TenantSummary};
 use adbkeys::store::Store;
 use adbkeys::tui::app::{App, AppOptions, GenerationPhase};
@@ -58,6 +59,15 @@ fn sample_items() -> Vec<KeyPairDetail> {
         detail(4, "测试手机集群调试用的很长很长的名字", "Created"),
         detail(5, "qa-lab", "Imported"),
     ]
+}
+
+/// A tenant as the store lists it.
+fn tenant(name: &str, key_pair_count: usize) -> TenantSummary {
+    TenantSummary {
+        tenant: name.to_owned(),
+        key_pair_count,
+        quota: 500,
+    }
 }
 
 /// A PEM-shaped text that is not a key, for screens that show one.
@@ -197,6 +207,63 @@ impl Drive {
     fn top(&self) -> Option<&Dialog> {
         self.app.dialogs.last()
     }
+
+    /// The sample key pairs at 80x24, the set-up most tests start from.
+    fn sample() -> Self {
+        Self::with_items(80, 24, sample_items())
+    }
+
+    /// The generation the creation form just asked for (the only job pending).
+    fn take_generation(&mut self) -> u64 {
+        match self.take_jobs().as_slice() {
+            [Job::Generate { generation }] => *generation,
+            other => panic!("opening the form starts a key generation, got {other:?}"),
+        }
+    }
+
+    /// Answers key generation `generation` with a real new key; gives its public half.
+    fn answer_generated(&mut self, generation: u64) -> AdbPublicKey {
+        let key = adbkeys::keys::generate_key_pair().expect("key generation");
+        let public = key.public.clone();
+        self.send(AppEvent::Done(JobResult::Generated {
+            generation,
+            result: Ok(Box::new(key)),
+        }));
+        public
+    }
+
+    /// Answers a copy with how it went.
+    fn answer_copy(&mut self, delivered: bool, message: &str, warning: Option<&str>, secret: bool) {
+        self.send(AppEvent::Done(JobResult::Copied {
+            outcome: CopyOutcome {
+                delivered,
+                message: message.to_owned(),
+                warning: warning.map(str::to_owned),
+            },
+            secret,
+        }));
+    }
+
+    /// Opens the tenant picker and answers its read of the store with `tenants`.
+    fn open_tenants(&mut self, tenants: Vec<TenantSummary>) {
+        self.ch('t');
+        self.take_jobs();
+        self.send(AppEvent::Done(JobResult::Tenants(Ok(tenants))));
+    }
+}
+
+/// `count` key pairs named `phone-000`, `phone-001`, ...
+fn phones(count: usize) -> Vec<KeyPairDetail> {
+    (0..count)
+        .map(|number| detail(number, &format!("phone-{number:03}"), "Created"))
+        .collect()
+}
+
+/// A service on a store in a new temporary directory (kept while the first value lives).
+fn temp_service() -> (tempfile::TempDir, KeyPairService) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let service = KeyPairService::new(Store::new(dir.path().join("store")).expect("store"));
+    (dir, service)
 }
 
 /// The text of the screen, one line per row, trailing spaces removed; wide characters are
@@ -244,7 +311,7 @@ fn snapshot_both(name: &str, drive: &mut Drive) {
 
 #[test]
 fn snapshot_list() {
-    let mut drive = Drive::with_items(80, 24, sample_items());
+    let mut drive = Drive::sample();
     drive.key(KeyCode::Down);
     snapshot_both("list", &mut drive);
 }
@@ -263,9 +330,11 @@ fn snapshot_loading_before_the_first_list() {
 
 #[test]
 fn snapshot_marked_rows_and_filter() {
-    let mut drive = Drive::with_items(80, 24, sample_items());
+    let mut drive = Drive::sample();
     drive.ch(' ');
+    drive.ch('j');
     drive.ch(' ');
+    drive.ch('j');
     drive.ch('/');
     drive.type_text("e");
     snapshot_both("filter_typing", &mut drive);
@@ -273,9 +342,7 @@ fn snapshot_marked_rows_and_filter() {
 
 #[test]
 fn snapshot_quota_warning_and_many_rows() {
-    let items: Vec<KeyPairDetail> = (0..460)
-        .map(|number| detail(number, &format!("phone-{number:03}"), "Created"))
-        .collect();
+    let items = phones(460);
     let mut drive = Drive::with_items(80, 24, items);
     drive.key(KeyCode::End);
     snapshot_both("quota_warning", &mut drive);
@@ -283,7 +350,7 @@ fn snapshot_quota_warning_and_many_rows() {
 
 #[test]
 fn snapshot_create_form_with_a_rule_broken() {
-    let mut drive = Drive::with_items(80, 24, sample_items());
+    let mut drive = Drive::sample();
     drive.ch('n');
     drive.type_text("prod phone");
     snapshot_both("create_form_invalid", &mut drive);
@@ -291,24 +358,20 @@ fn snapshot_create_form_with_a_rule_broken() {
 
 #[test]
 fn snapshot_create_form_duplicate_and_key_ready() {
-    let mut drive = Drive::with_items(80, 24, sample_items());
+    let mut drive = Drive::sample();
     drive.ch('n');
     drive.type_text("qa-lab");
     let generation = match drive.top() {
         Some(Dialog::Create(form)) => form.generation,
         other => panic!("expected the creation form, got {other:?}"),
     };
-    let key = adbkeys::keys::generate_key_pair().expect("key generation");
-    drive.send(AppEvent::Done(JobResult::Generated {
-        generation,
-        result: Ok(Box::new(key)),
-    }));
+    drive.answer_generated(generation);
     snapshot_both("create_form_duplicate", &mut drive);
 }
 
 #[test]
 fn snapshot_generation_in_progress() {
-    let mut drive = Drive::with_items(80, 24, sample_items());
+    let mut drive = Drive::sample();
     drive.ch('n');
     drive.type_text("new-phone");
     drive.key(KeyCode::Enter);
@@ -322,9 +385,14 @@ fn reveal_drive() -> Drive {
 
 /// The reveal of a new key pair with this private key PEM and public key line.
 fn reveal_drive_with(pem: Zeroizing<String>, public_key_line: &str) -> Drive {
-    let mut drive = Drive::with_items(80, 24, sample_items());
+    reveal_drive_of("new-phone", pem, public_key_line)
+}
+
+/// The reveal of a new key pair named `name`, with this private key PEM and public key line.
+fn reveal_drive_of(name: &str, pem: Zeroizing<String>, public_key_line: &str) -> Drive {
+    let mut drive = Drive::sample();
     drive.ch('n');
-    drive.type_text("new-phone");
+    drive.type_text(name);
     drive.key(KeyCode::Enter);
     let generation = drive.app.generation.as_ref().expect("generation").id;
     drive.take_jobs();
@@ -332,7 +400,7 @@ fn reveal_drive_with(pem: Zeroizing<String>, public_key_line: &str) -> Drive {
         generation,
         result: Ok(NewKeyPair(CreatedKeyPair {
             key_pair_id: "kp-0000000000new001".to_owned(),
-            key_pair_name: "new-phone".to_owned(),
+            key_pair_name: name.to_owned(),
             private_key_body: pem,
             gmt_created: "2024-06-30 08:45:09.0".to_owned(),
             public_key_line: public_key_line.to_owned(),
@@ -340,6 +408,26 @@ fn reveal_drive_with(pem: Zeroizing<String>, public_key_line: &str) -> Drive {
     }));
     drive.take_jobs();
     drive
+}
+
+#[test]
+fn the_reveal_title_keeps_the_key_pair_id_for_a_128_character_name() {
+    for name in ["密".repeat(128), format!("a{}", "b".repeat(127))] {
+        let mut drive = reveal_drive_of(&name, fake_pem(), "QAAAAFAKE user@host");
+        for (width, height) in [(80, 24), (60, 15), (120, 40)] {
+            drive.resize(width, height);
+            let screen = drive.screen(width, height);
+            let title = screen
+                .lines()
+                .find(|line| line.contains("Private key of"))
+                .unwrap_or_else(|| panic!("no reveal title:\n{screen}"));
+            assert!(
+                title.contains("…' (kp-0000000000new001) "),
+                "{width}x{height}: the name is cut with an ellipsis, the ID whole: {title}"
+            );
+            assert!(title.width() <= usize::from(width), "{title}");
+        }
+    }
 }
 
 #[test]
@@ -358,7 +446,7 @@ fn snapshot_save_prompt_and_overwrite_question() {
     drive.key(KeyCode::Enter);
     drive.take_jobs();
     drive.send(AppEvent::Done(JobResult::SavedPrivateKey(Ok(
-        WriteOutcome::Exists(PathBuf::from("./new-phone.adbkey")),
+        WriteOutcome::Exists(vec![PathBuf::from("./new-phone.adbkey")]),
     ))));
     snapshot_both("save_overwrite_question", &mut drive);
 }
@@ -368,14 +456,7 @@ fn snapshot_copied_countdown() {
     let mut drive = reveal_drive();
     drive.ch('c');
     drive.take_effects();
-    drive.send(AppEvent::Done(JobResult::Copied {
-        outcome: CopyOutcome {
-            delivered: true,
-            message: "sent to the terminal via OSC 52".to_owned(),
-            warning: None,
-        },
-        secret: true,
-    }));
+    drive.answer_copy(true, "sent to the terminal via OSC 52", None, true);
     drive.key(KeyCode::Esc);
     drive.at(2.5);
     snapshot_both("copied_countdown", &mut drive);
@@ -383,26 +464,23 @@ fn snapshot_copied_countdown() {
 
 #[test]
 fn snapshot_a_long_error_takes_two_status_rows() {
-    let mut drive = Drive::with_items(80, 24, sample_items());
+    let mut drive = Drive::sample();
     drive.ch('y');
     drive.take_effects();
-    drive.send(AppEvent::Done(JobResult::Copied {
-        outcome: CopyOutcome {
-            delivered: false,
-            message: "tmux drops OSC 52 here (allow-passthrough 'off', set-clipboard 'external'): \
-                      run 'tmux set -g allow-passthrough on' (or 'tmux set -g set-clipboard on') \
-                      and copy again, or save to a file instead"
-                .to_owned(),
-            warning: None,
-        },
-        secret: false,
-    }));
+    drive.answer_copy(
+        false,
+        "tmux drops OSC 52 here (allow-passthrough 'off', set-clipboard 'external'): \
+         run 'tmux set -g allow-passthrough on' (or 'tmux set -g set-clipboard on') \
+         and copy again, or save to a file instead",
+        None,
+        false,
+    );
     snapshot_both("long_error", &mut drive);
 }
 
 #[test]
 fn snapshot_import_form_pasted_and_refused() {
-    let mut drive = Drive::with_items(80, 24, sample_items());
+    let mut drive = Drive::sample();
     drive.ch('i');
     drive.type_text("laptop-key");
     drive.key(KeyCode::Enter);
@@ -420,7 +498,7 @@ fn snapshot_import_form_pasted_and_refused() {
 
 #[test]
 fn snapshot_rename_form() {
-    let mut drive = Drive::with_items(80, 24, sample_items());
+    let mut drive = Drive::sample();
     drive.key(KeyCode::Down);
     drive.ch('r');
     drive.type_text("-2");
@@ -429,30 +507,19 @@ fn snapshot_rename_form() {
 
 #[test]
 fn snapshot_delete_confirmation() {
-    let mut drive = Drive::with_items(80, 24, sample_items());
+    let mut drive = Drive::sample();
     drive.ch(' ');
+    drive.ch('j');
     drive.ch(' ');
+    drive.ch('j');
     drive.ch('d');
     snapshot_both("delete_confirmation", &mut drive);
 }
 
 #[test]
 fn snapshot_tenant_picker() {
-    let mut drive = Drive::with_items(80, 24, sample_items());
-    drive.ch('t');
-    drive.take_jobs();
-    drive.send(AppEvent::Done(JobResult::Tenants(Ok(vec![
-        TenantSummary {
-            tenant: "default".to_owned(),
-            key_pair_count: 5,
-            quota: 500,
-        },
-        TenantSummary {
-            tenant: "staging".to_owned(),
-            key_pair_count: 12,
-            quota: 500,
-        },
-    ]))));
+    let mut drive = Drive::sample();
+    drive.open_tenants(vec![tenant("default", 5), tenant("staging", 12)]);
     snapshot_both("tenant_picker", &mut drive);
     drive.type_text("sta");
     snapshot_both("tenant_picker_typed", &mut drive);
@@ -460,14 +527,14 @@ fn snapshot_tenant_picker() {
 
 #[test]
 fn snapshot_help() {
-    let mut drive = Drive::with_items(80, 24, sample_items());
+    let mut drive = Drive::sample();
     drive.ch('?');
     snapshot_both("help", &mut drive);
 }
 
 #[test]
 fn snapshot_export_prompt() {
-    let mut drive = Drive::with_items(80, 24, sample_items());
+    let mut drive = Drive::sample();
     drive.ch('e');
     snapshot_both("export_prompt", &mut drive);
 }
@@ -492,9 +559,7 @@ fn cases() -> PathBuf {
 
 #[test]
 fn moving_through_the_list() {
-    let items: Vec<KeyPairDetail> = (0..100)
-        .map(|number| detail(number, &format!("phone-{number:03}"), "Created"))
-        .collect();
+    let items = phones(100);
     let mut drive = Drive::with_items(80, 24, items);
     let rows = drive.app.table_rows();
     assert!(rows > 3, "the table shows {rows} rows at 80x24");
@@ -526,7 +591,7 @@ fn moving_through_the_list() {
 
 #[test]
 fn escape_never_quits_and_q_quits_only_from_the_list() {
-    let mut drive = Drive::with_items(80, 24, sample_items());
+    let mut drive = Drive::sample();
     for _ in 0..3 {
         drive.key(KeyCode::Esc);
     }
@@ -556,14 +621,7 @@ fn control_c_quits_from_a_dialog_and_clears_a_copied_key() {
         copies.as_slice(),
         [Effect::Copy { secret: true, .. }]
     ));
-    drive.send(AppEvent::Done(JobResult::Copied {
-        outcome: CopyOutcome {
-            delivered: true,
-            message: "sent to the terminal via OSC 52".to_owned(),
-            warning: None,
-        },
-        secret: true,
-    }));
+    drive.answer_copy(true, "sent to the terminal via OSC 52", None, true);
     drive.ch('s');
     drive.ctrl('c');
     let effects = drive.take_effects();
@@ -581,14 +639,7 @@ fn a_hangup_clears_the_copied_key_before_quitting() {
     let mut drive = reveal_drive();
     drive.ch('c');
     drive.take_effects();
-    drive.send(AppEvent::Done(JobResult::Copied {
-        outcome: CopyOutcome {
-            delivered: true,
-            message: "sent".to_owned(),
-            warning: None,
-        },
-        secret: true,
-    }));
+    drive.answer_copy(true, "sent", None, true);
     drive.send(AppEvent::Shutdown);
     let effects = drive.take_effects();
     assert!(matches!(
@@ -599,20 +650,12 @@ fn a_hangup_clears_the_copied_key_before_quitting() {
 
 #[test]
 fn create_uses_the_key_generated_while_typing() {
-    let mut drive = Drive::with_items(80, 24, sample_items());
+    let mut drive = Drive::sample();
     drive.ch('n');
-    let generation = match drive.take_jobs().as_slice() {
-        [Job::Generate { generation }] => *generation,
-        other => panic!("opening the form starts a key generation, got {other:?}"),
-    };
+    let generation = drive.take_generation();
 
     drive.type_text("new-phone");
-    let key = adbkeys::keys::generate_key_pair().expect("key generation");
-    let public = key.public.clone();
-    drive.send(AppEvent::Done(JobResult::Generated {
-        generation,
-        result: Ok(Box::new(key)),
-    }));
+    let public = drive.answer_generated(generation);
     assert!(matches!(
         drive.top(),
         Some(Dialog::Create(form)) if matches!(form.key, PendingKey::Ready(_))
@@ -650,12 +693,9 @@ fn create_uses_the_key_generated_while_typing() {
 
 #[test]
 fn create_waits_for_a_key_still_generating_and_esc_cancels_it() {
-    let mut drive = Drive::with_items(80, 24, sample_items());
+    let mut drive = Drive::sample();
     drive.ch('n');
-    let first = match drive.take_jobs().as_slice() {
-        [Job::Generate { generation }] => *generation,
-        other => panic!("{other:?}"),
-    };
+    let first = drive.take_generation();
     drive.type_text("slow-key");
     drive.key(KeyCode::Enter);
     assert!(
@@ -677,11 +717,7 @@ fn create_waits_for_a_key_still_generating_and_esc_cancels_it() {
 
     drive.key(KeyCode::Esc);
     assert!(drive.app.generation.is_none(), "Esc cancels the generation");
-    let key = adbkeys::keys::generate_key_pair().expect("key generation");
-    drive.send(AppEvent::Done(JobResult::Generated {
-        generation: first,
-        result: Ok(Box::new(key)),
-    }));
+    drive.answer_generated(first);
     assert!(
         drive.take_jobs().is_empty(),
         "a cancelled key is dropped, never stored"
@@ -690,25 +726,15 @@ fn create_waits_for_a_key_still_generating_and_esc_cancels_it() {
 
 #[test]
 fn a_key_made_for_a_closed_form_never_reaches_another_form() {
-    let mut drive = Drive::with_items(80, 24, sample_items());
+    let mut drive = Drive::sample();
     drive.ch('n');
-    let first = match drive.take_jobs().as_slice() {
-        [Job::Generate { generation }] => *generation,
-        other => panic!("{other:?}"),
-    };
+    let first = drive.take_generation();
     drive.key(KeyCode::Esc);
     drive.ch('n');
-    let second = match drive.take_jobs().as_slice() {
-        [Job::Generate { generation }] => *generation,
-        other => panic!("{other:?}"),
-    };
+    let second = drive.take_generation();
     assert_ne!(first, second);
 
-    let key = adbkeys::keys::generate_key_pair().expect("key generation");
-    drive.send(AppEvent::Done(JobResult::Generated {
-        generation: first,
-        result: Ok(Box::new(key)),
-    }));
+    drive.answer_generated(first);
     assert!(matches!(
         drive.top(),
         Some(Dialog::Create(form)) if matches!(form.key, PendingKey::Generating)
@@ -716,8 +742,42 @@ fn a_key_made_for_a_closed_form_never_reaches_another_form() {
 }
 
 #[test]
+fn a_full_tenant_says_so_on_n_and_generates_no_key() {
+    let quota = adbkeys::rules::KEY_PAIR_QUOTA;
+    assert_eq!(quota, 500, "the API's quota: 500 key pairs per tenant");
+    let items = phones(quota);
+    let mut drive = Drive::with_items(80, 24, items);
+    drive.ch('n');
+
+    assert!(drive.take_jobs().is_empty(), "no key generation starts");
+    assert!(drive.app.dialogs.is_empty(), "no form to fill in vain");
+    let toast = drive.app.toast.as_ref().expect("a message");
+    assert!(toast.error);
+    assert_eq!(
+        toast.text,
+        "create: tenant 'default' already holds 500 key pairs: a tenant holds at most 500 \
+         key pairs; delete some first"
+    );
+    let screen = drive.screen(80, 24);
+    let words: Vec<&str> = screen.split_whitespace().collect();
+    assert!(
+        words.join(" ").contains(&format!("error: {}", toast.text)),
+        "the whole message shows in the status line:\n{screen}"
+    );
+
+    // One below the quota the form opens and the key generation starts.
+    let items = phones(quota - 1);
+    let mut drive = Drive::with_items(80, 24, items);
+    drive.ch('n');
+    assert!(matches!(
+        drive.take_jobs().as_slice(),
+        [Job::Generate { .. }]
+    ));
+}
+
+#[test]
 fn the_name_is_checked_as_it_is_typed() {
-    let mut drive = Drive::with_items(80, 24, sample_items());
+    let mut drive = Drive::sample();
     drive.ch('n');
     drive.type_text("1phone");
     let problem = match drive.top() {
@@ -765,7 +825,7 @@ fn the_name_is_checked_as_it_is_typed() {
 
 #[test]
 fn a_pasted_newline_never_submits_a_form() {
-    let mut drive = Drive::with_items(80, 24, sample_items());
+    let mut drive = Drive::sample();
     drive.ch('n');
     drive.send(AppEvent::Paste("pasted-name\n".to_owned()));
     match drive.top() {
@@ -801,14 +861,12 @@ fn copying_the_private_key_counts_down_then_clears_it() {
         [Effect::Copy { text, secret: true }] => assert_eq!(text.expose(), fake_pem().as_str()),
         other => panic!("{other:?}"),
     }
-    drive.send(AppEvent::Done(JobResult::Copied {
-        outcome: CopyOutcome {
-            delivered: true,
-            message: "sent to the terminal via OSC 52".to_owned(),
-            warning: Some("tmux keeps it in a paste buffer".to_owned()),
-        },
-        secret: true,
-    }));
+    drive.answer_copy(
+        true,
+        "sent to the terminal via OSC 52",
+        Some("tmux keeps it in a paste buffer"),
+        true,
+    );
     assert!(
         drive
             .app
@@ -846,14 +904,7 @@ fn a_copy_that_reached_nothing_is_an_error_and_needs_the_question() {
     let mut drive = reveal_drive();
     drive.ch('c');
     drive.take_effects();
-    drive.send(AppEvent::Done(JobResult::Copied {
-        outcome: CopyOutcome {
-            delivered: false,
-            message: "clipboard is off (--clipboard off)".to_owned(),
-            warning: None,
-        },
-        secret: true,
-    }));
+    drive.answer_copy(false, "clipboard is off (--clipboard off)", None, true);
     assert!(drive.app.toast.as_ref().is_some_and(|toast| toast.error));
     drive.key(KeyCode::Esc);
     assert!(matches!(drive.top(), Some(Dialog::Reveal(reveal)) if reveal.confirm_close));
@@ -869,8 +920,7 @@ fn a_copy_that_reached_nothing_is_an_error_and_needs_the_question() {
 
 #[test]
 fn saving_writes_the_pair_and_overwrites_only_when_confirmed() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let service = KeyPairService::new(Store::new(dir.path().join("store")).expect("store"));
+    let (dir, service) = temp_service();
     let target = dir.path().join("new-phone.adbkey");
 
     let mut drive = reveal_drive();
@@ -945,11 +995,109 @@ fn saving_writes_the_pair_and_overwrites_only_when_confirmed() {
     }
 }
 
+/// Saves the revealed key to `path` through the prompt and runs the write for real.
+fn save_through_the_prompt(drive: &mut Drive, service: &KeyPairService, path: &Path) {
+    drive.ch('s');
+    drive.ctrl('u');
+    drive.type_text(&path.display().to_string());
+    drive.key(KeyCode::Enter);
+    let job = match drive.take_jobs().pop() {
+        Some(job @ Job::SavePrivateKey { .. }) => job,
+        other => panic!("{other:?}"),
+    };
+    drive.send(AppEvent::Done(jobs::perform(service, job)));
+}
+
+#[test]
+fn the_overwrite_question_names_the_pub_file_it_would_overwrite() {
+    let (dir, service) = temp_service();
+    let target = dir.path().join("new-phone.adbkey");
+    let public = dir.path().join("new-phone.adbkey.pub");
+
+    // Both exist: the question names both.
+    let mut drive = reveal_drive();
+    save_through_the_prompt(&mut drive, &service, &target);
+    save_through_the_prompt(&mut drive, &service, &target);
+    match drive.top() {
+        Some(Dialog::Confirm(confirm)) => assert_eq!(
+            confirm.action.existing_files(),
+            [target.as_path(), public.as_path()]
+        ),
+        other => panic!("{other:?}"),
+    }
+    let screen = drive.screen(120, 40);
+    assert!(screen.contains("new-phone.adbkey' and"), "{screen}");
+    assert!(screen.contains("new-phone.adbkey.pub' exist"), "{screen}");
+    drive.key(KeyCode::Esc);
+    drive.key(KeyCode::Esc);
+
+    // Only the .pub exists: the question names it, not the free private key path.
+    std::fs::remove_file(&target).expect("remove");
+    save_through_the_prompt(&mut drive, &service, &target);
+    match drive.top() {
+        Some(Dialog::Confirm(confirm)) => {
+            assert_eq!(confirm.action.existing_files(), [public.as_path()]);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        drive
+            .screen(120, 40)
+            .contains("new-phone.adbkey.pub' exists")
+    );
+    drive.key(KeyCode::Tab);
+    drive.key(KeyCode::Enter);
+    match drive.take_jobs().as_slice() {
+        [
+            Job::SavePrivateKey {
+                path,
+                overwrite: true,
+                ..
+            },
+        ] => assert_eq!(
+            path, &target,
+            "the private key still goes to the typed path"
+        ),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn saving_to_a_directory_is_refused_without_writing() {
+    let (dir, service) = temp_service();
+    let keys = dir.path().join("keys");
+    std::fs::create_dir(&keys).expect("mkdir");
+
+    let mut drive = reveal_drive();
+    for typed in [keys.clone(), dir.path().join("missing/")] {
+        save_through_the_prompt(&mut drive, &service, &typed);
+        match drive.top() {
+            Some(Dialog::Path(prompt)) => {
+                let error = prompt.error.as_deref().expect("refused in the prompt");
+                assert!(error.contains("directory"), "{error}");
+                assert!(error.contains(&format!("'{}'", typed.display())), "{error}");
+                assert!(!prompt.busy);
+            }
+            other => panic!("refused without a question, got {other:?}"),
+        }
+        drive.key(KeyCode::Esc);
+    }
+    let entries: Vec<_> = std::fs::read_dir(&keys).expect("list").collect();
+    assert!(
+        entries.is_empty(),
+        "nothing written in the directory: {entries:?}"
+    );
+    assert!(!dir.path().join("missing").exists());
+    assert!(!dir.path().join("keys.pub").exists());
+}
+
 #[test]
 fn delete_names_the_marked_key_pairs_and_cancel_is_the_default() {
-    let mut drive = Drive::with_items(80, 24, sample_items());
+    let mut drive = Drive::sample();
     drive.ch(' ');
+    drive.ch('j');
     drive.ch(' ');
+    drive.ch('j');
     assert_eq!(drive.app.marked.len(), 2);
     drive.ch('d');
     match drive.top() {
@@ -1001,8 +1149,27 @@ fn delete_names_the_marked_key_pairs_and_cancel_is_the_default() {
 }
 
 #[test]
+fn space_marks_the_selected_row_and_leaves_the_cursor_on_it() {
+    // docs/console.md and the help: "mark or unmark the selected row"; nothing about moving.
+    let mut drive = Drive::sample();
+    drive.ch('j');
+    drive.ch(' ');
+    assert_eq!(drive.app.selected, 1, "Space does not move the cursor");
+    assert_eq!(
+        drive.app.marked.iter().collect::<Vec<_>>(),
+        [&detail(2, "", "").key_pair_id]
+    );
+    drive.ch(' ');
+    assert!(
+        drive.app.marked.is_empty(),
+        "Space again unmarks the same row"
+    );
+    assert_eq!(drive.app.selected, 1);
+}
+
+#[test]
 fn filter_narrows_by_name_id_or_fingerprint_and_esc_clears() {
-    let mut drive = Drive::with_items(80, 24, sample_items());
+    let mut drive = Drive::sample();
     drive.ch('/');
     drive.type_text("生产");
     assert_eq!(drive.app.visible.len(), 1);
@@ -1046,7 +1213,7 @@ fn filter_narrows_by_name_id_or_fingerprint_and_esc_clears() {
 
 #[test]
 fn reloads_keep_the_selection_by_key_pair_id() {
-    let mut drive = Drive::with_items(80, 24, sample_items());
+    let mut drive = Drive::sample();
     drive.ch('j');
     drive.ch('j');
     let selected = drive
@@ -1073,7 +1240,7 @@ fn reloads_keep_the_selection_by_key_pair_id() {
 
 #[test]
 fn the_list_is_read_again_within_two_seconds() {
-    let mut drive = Drive::with_items(80, 24, sample_items());
+    let mut drive = Drive::sample();
     drive.at(0.5);
     assert!(drive.take_jobs().is_empty());
     drive.at(1.6);
@@ -1087,7 +1254,7 @@ fn the_list_is_read_again_within_two_seconds() {
 
 #[test]
 fn an_older_list_answer_never_replaces_a_newer_one() {
-    let mut drive = Drive::with_items(80, 24, sample_items());
+    let mut drive = Drive::sample();
     drive.at(1.6);
     let old = match drive.take_jobs().as_slice() {
         [Job::List { request, .. }] => *request,
@@ -1116,7 +1283,7 @@ fn an_older_list_answer_never_replaces_a_newer_one() {
 
 #[test]
 fn rename_checks_the_name_and_shows_core_errors_in_the_form() {
-    let mut drive = Drive::with_items(80, 24, sample_items());
+    let mut drive = Drive::sample();
     drive.ch('r');
     match drive.top() {
         Some(Dialog::Rename(form)) => assert_eq!(form.name.value(), "build-farm-01"),
@@ -1175,15 +1342,15 @@ fn rename_checks_the_name_and_shows_core_errors_in_the_form() {
 
 #[test]
 fn import_takes_a_paste_or_a_file_and_shows_refusals_in_the_form() {
-    let mut drive = Drive::with_items(80, 24, sample_items());
+    let mut drive = Drive::sample();
     drive.ch('i');
     drive.type_text("laptop");
     let public = std::fs::read_to_string(cases().join("adbkey.pub")).expect("case");
-    // A long paste lands in the key field even while the name has the focus.
+    // A long paste lands in the key field even while the name has the focus (which it keeps).
     drive.send(AppEvent::Paste(format!("{public}\n")));
     assert!(matches!(
         drive.top(),
-        Some(Dialog::Import(form)) if form.pasted.is_some() && form.focus == ImportField::Key
+        Some(Dialog::Import(form)) if form.pasted.is_some() && form.focus == ImportField::Name
     ));
     drive.key(KeyCode::Enter);
     match drive.take_jobs().as_slice() {
@@ -1208,7 +1375,8 @@ fn import_takes_a_paste_or_a_file_and_shows_refusals_in_the_form() {
             if form.error.as_deref() == Some("the key is empty") && !form.busy
     ));
 
-    // Backspace drops the paste; a path is typed instead.
+    // In the key field, Backspace drops the paste; a path is typed instead.
+    drive.key(KeyCode::Tab);
     drive.key(KeyCode::Backspace);
     let path = cases().join("adbkey.pub");
     drive.type_text(&path.display().to_string());
@@ -1225,17 +1393,67 @@ fn import_takes_a_paste_or_a_file_and_shows_refusals_in_the_form() {
 }
 
 #[test]
+fn typing_after_a_paste_goes_to_the_field_with_the_focus() {
+    let public = std::fs::read_to_string(cases().join("adbkey.pub")).expect("case");
+
+    // A key pasted while the name is being typed: the name keeps the focus and the typing.
+    let mut drive = Drive::sample();
+    drive.ch('i');
+    drive.type_text("lap");
+    drive.send(AppEvent::Paste(public.clone()));
+    drive.type_text("top");
+    match drive.top() {
+        Some(Dialog::Import(form)) => {
+            assert_eq!(form.focus, ImportField::Name);
+            assert_eq!(form.name.value(), "laptop");
+            assert!(form.pasted.is_some(), "the key is in the key field");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        drive.screen(80, 24).contains("> laptop"),
+        "the focus marker stays on the name"
+    );
+    drive.key(KeyCode::Enter);
+    match drive.take_jobs().as_slice() {
+        [
+            Job::Import {
+                name,
+                source: ImportSource::Pasted(text),
+                ..
+            },
+        ] => {
+            assert_eq!(name, "laptop");
+            assert_eq!(text.expose(), public);
+        }
+        other => panic!("{other:?}"),
+    }
+
+    // A path pasted into the key field: typing goes on in that field.
+    let mut drive = Drive::sample();
+    drive.ch('i');
+    drive.type_text("laptop");
+    drive.key(KeyCode::Enter);
+    drive.send(AppEvent::Paste("/home/op/.android/adbkey".to_owned()));
+    drive.type_text(".pub");
+    match drive.top() {
+        Some(Dialog::Import(form)) => {
+            assert_eq!(form.focus, ImportField::Key);
+            assert!(form.pasted.is_none(), "a short line is a path, not a key");
+            assert_eq!(form.path.value(), "/home/op/.android/adbkey.pub");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
 fn the_tenant_picker_switches_to_a_listed_or_a_new_valid_tenant() {
-    let mut drive = Drive::with_items(80, 24, sample_items());
+    let mut drive = Drive::sample();
     drive.ch('t');
     assert!(matches!(drive.take_jobs().as_slice(), [Job::Tenants]));
-    drive.send(AppEvent::Done(JobResult::Tenants(Ok(vec![
-        TenantSummary {
-            tenant: "staging".into(),
-            key_pair_count: 3,
-            quota: 500,
-        },
-    ]))));
+    drive.send(AppEvent::Done(JobResult::Tenants(Ok(vec![tenant(
+        "staging", 3,
+    )]))));
 
     drive.type_text(".bad");
     drive.key(KeyCode::Enter);
@@ -1260,9 +1478,126 @@ fn the_tenant_picker_switches_to_a_listed_or_a_new_valid_tenant() {
     assert_eq!(drive.app.tenant, "brand-new");
 }
 
+/// The text inside the dialog titled `title`, row by row (the screen must hold no wide
+/// characters left of the dialog, so that characters and columns agree).
+fn dialog_rows(screen: &str, title: &str) -> Vec<String> {
+    let lines: Vec<Vec<char>> = screen.lines().map(|line| line.chars().collect()).collect();
+    let top = lines
+        .iter()
+        .position(|line| {
+            line.iter()
+                .collect::<String>()
+                .contains(&format!("┌ {title} "))
+        })
+        .unwrap_or_else(|| panic!("no dialog '{title}' on screen:\n{screen}"));
+    let title_line: String = lines[top].iter().collect();
+    let corner = title_line
+        .find(&format!("┌ {title} "))
+        .expect("the title's corner");
+    let left = title_line[..corner].chars().count();
+    let right = left
+        + 1
+        + lines[top][left + 1..]
+            .iter()
+            .position(|&character| character == '┐')
+            .expect("top-right corner");
+
+    let mut rows = Vec::new();
+    for line in &lines[top + 1..] {
+        if line.get(left) == Some(&'└') {
+            assert_eq!(
+                line.get(right),
+                Some(&'┘'),
+                "the dialog's bottom is whole:\n{screen}"
+            );
+            return rows;
+        }
+        assert_eq!(
+            line.get(left),
+            Some(&'│'),
+            "a dialog row lost its border:\n{screen}"
+        );
+        rows.push(
+            line[left + 1..right]
+                .iter()
+                .collect::<String>()
+                .trim()
+                .to_owned(),
+        );
+    }
+    panic!("the dialog '{title}' has no bottom border on screen:\n{screen}");
+}
+
+#[test]
+fn the_tenant_picker_fits_80x24_with_long_names_and_many_tenants_and_scrolls() {
+    let items: Vec<KeyPairDetail> = (0..5)
+        .map(|number| detail(number, &format!("phone-{number}"), "Created"))
+        .collect();
+    let mut drive = Drive::with_items(80, 24, items);
+    // 40 tenants of the longest allowed name (64 characters), "default" among them.
+    let mut tenants: Vec<TenantSummary> = (0..40)
+        .map(|number| {
+            tenant(
+                &format!("{number:02}-{}", "long-tenant-name-".repeat(4)),
+                500,
+            )
+        })
+        .map(|mut summary| {
+            summary.tenant.truncate(64);
+            summary
+        })
+        .collect();
+    tenants.push(tenant("default", 5));
+    drive.open_tenants(tenants.clone());
+
+    let rows = dialog_rows(&drive.screen(80, 24), "Switch tenant");
+    let current = rows
+        .iter()
+        .find(|row| row.starts_with("> default"))
+        .expect("the current tenant is selected and shown");
+    assert!(current.ends_with("5 key pairs (current)"), "{current}");
+
+    // Down to the last tenant and back up: the selected row is always on screen, whole.
+    let moves = std::iter::repeat_n(KeyCode::Down, tenants.len())
+        .chain(std::iter::repeat_n(KeyCode::Up, tenants.len()));
+    for code in moves {
+        drive.key(code);
+        let rows = dialog_rows(&drive.screen(80, 24), "Switch tenant");
+        let selected: Vec<&String> = rows.iter().filter(|row| row.starts_with("> ")).collect();
+        let [row] = selected.as_slice() else {
+            panic!("one selected row expected: {rows:#?}")
+        };
+        assert!(
+            row.ends_with("key pairs") || row.ends_with("(current)"),
+            "{row}"
+        );
+    }
+
+    // The selected tenant's whole name can be read, though its row shortens it.
+    drive.key(KeyCode::Down);
+    let Some(Dialog::Tenants(picker)) = drive.top() else {
+        panic!("the picker is open")
+    };
+    let full = picker.entries[picker.selected].tenant.clone();
+    assert_eq!(full.len(), 64);
+    let text = dialog_rows(&drive.screen(80, 24), "Switch tenant").concat();
+    assert!(text.contains(&full), "'{full}' is not readable in:\n{text}");
+
+    // A typed name that is no valid tenant: the whole reason shows, from the rules.
+    drive.type_text("a b");
+    let reason = adbkeys::rules::validate_tenant("a b")
+        .expect_err("a space is refused")
+        .message;
+    let text = dialog_rows(&drive.screen(80, 24), "Switch tenant").join(" ");
+    assert!(
+        text.contains(&reason),
+        "'{reason}' is not shown whole in:\n{text}"
+    );
+}
+
 #[test]
 fn y_copies_the_public_key_line_and_export_asks_for_a_path() {
-    let mut drive = Drive::with_items(80, 24, sample_items());
+    let mut drive = Drive::sample();
     drive.ch('y');
     match drive.take_effects().as_slice() {
         [
@@ -1330,8 +1665,39 @@ fn a_tiny_terminal_shows_a_note_and_still_quits() {
 }
 
 #[test]
+fn on_a_tiny_terminal_esc_closes_the_dialog_and_q_then_quits() {
+    for open in ['n', '?', 'e', 't'] {
+        let mut drive = Drive::sample();
+        drive.ch(open);
+        assert_eq!(drive.app.dialogs.len(), 1, "'{open}' opens a dialog");
+        drive.resize(50, 10);
+        let screen = drive.screen(50, 10);
+        assert!(screen.contains("terminal too small"), "{screen}");
+        assert!(screen.contains("Esc closes the dialog"), "{screen}");
+
+        drive.ch('x');
+        assert_eq!(drive.app.dialogs.len(), 1, "other keys do nothing unseen");
+        drive.key(KeyCode::Esc);
+        assert!(
+            drive.app.dialogs.is_empty(),
+            "Esc closes the '{open}' dialog"
+        );
+        drive.ch('q');
+        assert!(drive.app.quitting, "q quits once no dialog is open");
+    }
+
+    // q with a form still open is not typed into it, and does not quit.
+    let mut drive = Drive::sample();
+    drive.ch('n');
+    drive.resize(50, 10);
+    drive.ch('q');
+    assert!(!drive.app.quitting);
+    assert!(matches!(drive.top(), Some(Dialog::Create(form)) if form.name.value().is_empty()));
+}
+
+#[test]
 fn the_selection_shows_without_colour() {
-    let drive = Drive::with_items(80, 24, sample_items());
+    let drive = Drive::sample();
     let screen = drive.screen(80, 24);
     let row = screen
         .lines()
@@ -1574,8 +1940,7 @@ mod with_service {
         assert_eq!(expected.lines().count(), 2);
 
         // Delete both, confirmed.
-        live.keys("g ");
-        live.keys(" ");
+        live.keys("g j ");
         live.keys("d");
         live.send(press(KeyCode::Tab));
         live.send(press(KeyCode::Enter));
@@ -1687,9 +2052,8 @@ fn import_pasted(
     name: &str,
     text: String,
 ) -> (String, JobResult, KeyPairService, tempfile::TempDir) {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let service = KeyPairService::new(Store::new(dir.path().join("store")).expect("store"));
-    let mut drive = Drive::with_items(80, 24, sample_items());
+    let (dir, service) = temp_service();
+    let mut drive = Drive::sample();
     drive.ch('i');
     drive.type_text(name);
     drive.send(AppEvent::Paste(text));
@@ -1752,8 +2116,7 @@ fn a_paste_with_cr_line_breaks_imports_a_private_key_or_a_wrapped_public_key() {
 
 #[test]
 fn a_saved_pair_is_byte_for_byte_what_adb_keygen_writes() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let service = KeyPairService::new(Store::new(dir.path().join("store")).expect("store"));
+    let (dir, service) = temp_service();
     let target = dir.path().join("adbkey");
     let pem = std::fs::read_to_string(cases().join("adbkey")).expect("case");
     let public = std::fs::read(cases().join("adbkey.pub")).expect("case");
@@ -1782,9 +2145,8 @@ fn a_saved_pair_is_byte_for_byte_what_adb_keygen_writes() {
 #[test]
 fn an_error_names_its_operation_once() {
     // The rows are not in this empty store, so the real service refuses the deletion.
-    let dir = tempfile::tempdir().expect("temp dir");
-    let service = KeyPairService::new(Store::new(dir.path().join("store")).expect("store"));
-    let mut drive = Drive::with_items(80, 24, sample_items());
+    let (_dir, service) = temp_service();
+    let mut drive = Drive::sample();
     drive.key(KeyCode::Delete);
     drive.key(KeyCode::Right);
     drive.key(KeyCode::Enter);

@@ -17,9 +17,9 @@ use crate::service::KeyPairDetail;
 use crate::tui::dialogs::{Dialog, FieldProblem, ImportField, ImportForm, Reveal};
 use crate::tui::event::{AppEvent, Effect, Job, Secret};
 use crate::tui::keymap::{Action, Context, lookup};
-use crate::tui::render;
+use crate::tui::{popups, render};
 
-mod forms;
+pub mod forms;
 mod results;
 
 /// How often the list is read again, so other sessions' changes show within 2 s.
@@ -183,6 +183,12 @@ impl App {
 
     /// Applies one event and returns what the event loop must do.
     pub fn update(&mut self, event: AppEvent) -> Vec<Effect> {
+        let effects = self.apply(event);
+        self.scroll_tenant_picker();
+        effects
+    }
+
+    fn apply(&mut self, event: AppEvent) -> Vec<Effect> {
         match event {
             AppEvent::Key(key) => self.on_key(key),
             AppEvent::Paste(text) => {
@@ -221,7 +227,9 @@ impl App {
             _ => {}
         }
 
-        if self.too_small() {
+        // Too small to draw: only the keys that need no screen act, as they would on a normal
+        // one: the current context's close (Esc closes the innermost dialog) and q from the list.
+        if self.too_small() && lookup(self.context(), &key) != Some(Action::Close) {
             let quit = KeyEvent::new(KeyCode::Char('q'), KeyModifiers::NONE);
             if self.dialogs.is_empty() && key.code == quit.code && key.modifiers == quit.modifiers {
                 return self.quit();
@@ -440,18 +448,32 @@ impl App {
                 position: None,
             });
         }
-        if own_id.is_none() && self.items.len() >= KEY_PAIR_QUOTA {
+        if own_id.is_none()
+            && let Some(message) = self.quota_full()
+        {
             return Some(FieldProblem {
-                message: format!(
-                    "tenant '{}' already holds {KEY_PAIR_QUOTA} key pairs, the most it may hold",
-                    self.tenant
-                ),
+                message,
                 position: None,
             });
         }
         None
     }
 
+    /// Why no key pair can be added, when the tenant already holds its quota (as last read;
+    /// the store checks again when the key pair is added).
+    fn quota_full(&self) -> Option<String> {
+        (self.items.len() >= KEY_PAIR_QUOTA).then(|| {
+            format!(
+                "tenant '{}' already holds {} key pairs: a tenant holds at most \
+                 {KEY_PAIR_QUOTA} key pairs; delete some first",
+                self.tenant,
+                self.items.len()
+            )
+        })
+    }
+
+    /// Space: marks or unmarks the selected row, as the help and docs/console.md say; the
+    /// cursor stays on it.
     fn toggle_mark(&mut self) {
         let Some(id) = self.selected_item().map(|item| item.key_pair_id.clone()) else {
             return;
@@ -459,7 +481,6 @@ impl App {
         if !self.marked.remove(&id) {
             self.marked.insert(id);
         }
-        self.select_by(1);
     }
 
     /// Applies the filter, keeping the selected key pair selected when it still shows.
@@ -513,6 +534,18 @@ impl App {
         }
         let last_start = self.visible.len().saturating_sub(rows);
         self.offset = self.offset.min(last_start);
+    }
+
+    /// Keeps the tenant picker's selected entry in view at the current size (the picker's
+    /// height depends on the screen, so this runs after every event).
+    fn scroll_tenant_picker(&mut self) {
+        let area = render::dialog_area(self, Rect::new(0, 0, self.width, self.height));
+        for dialog in &mut self.dialogs {
+            if let Dialog::Tenants(picker) = dialog {
+                let rows = popups::tenant_picker_rows(picker, area);
+                picker.offset = picker.first_shown(rows);
+            }
+        }
     }
 
     /// Rows of key pairs the table shows at the current size.

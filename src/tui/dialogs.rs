@@ -135,6 +135,8 @@ pub enum Confirmable {
     },
     OverwritePrivateKey {
         path: PathBuf,
+        /// The files that exist and would be replaced: the key file, its `.pub`, or both.
+        existing: Vec<PathBuf>,
     },
     OverwriteExport {
         path: PathBuf,
@@ -144,6 +146,17 @@ pub enum Confirmable {
 }
 
 impl Confirmable {
+    /// The existing files an overwrite would replace (none for a deletion).
+    pub fn existing_files(&self) -> Vec<&std::path::Path> {
+        match self {
+            Self::Delete { .. } => Vec::new(),
+            Self::OverwritePrivateKey { existing, .. } => {
+                existing.iter().map(PathBuf::as_path).collect()
+            }
+            Self::OverwriteExport { path, .. } => vec![path.as_path()],
+        }
+    }
+
     /// The dialog's title.
     pub fn title(&self) -> &'static str {
         match self {
@@ -186,10 +199,25 @@ pub struct TenantPicker {
     pub tenants: Option<Vec<TenantSummary>>,
     pub entries: Vec<TenantEntry>,
     pub selected: usize,
+    /// The first entry shown; the list scrolls to keep the selected one in view.
+    pub offset: usize,
     pub error: Option<String>,
 }
 
 impl TenantPicker {
+    /// The first entry to show when `rows` entries fit: `offset`, moved only as far as needed
+    /// to bring the selected entry into view.
+    pub fn first_shown(&self, rows: usize) -> usize {
+        let rows = rows.max(1);
+        let mut first = self.offset;
+        if self.selected < first {
+            first = self.selected;
+        } else if self.selected >= first + rows {
+            first = self.selected + 1 - rows;
+        }
+        first.min(self.entries.len().saturating_sub(rows))
+    }
+
     /// Recomputes the rows from the typed text: a new tenant first when the text names none
     /// exactly, then the tenants containing the text. The current tenant is always listed.
     pub fn refresh(&mut self, current: &str) {

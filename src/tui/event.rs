@@ -153,8 +153,9 @@ impl std::fmt::Debug for NewKeyPair {
 pub enum WriteOutcome {
     /// Written; the paths that were written.
     Written(Vec<PathBuf>),
-    /// Nothing written: this path exists and overwriting was not confirmed.
-    Exists(PathBuf),
+    /// Nothing written: these paths exist (every one the write would replace) and overwriting
+    /// was not confirmed.
+    Exists(Vec<PathBuf>),
 }
 
 /// The result of a [`Job`] (or of a copy).

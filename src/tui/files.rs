@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 pub enum WriteError {
     #[error("'{}' already exists", path.display())]
     Exists { path: PathBuf },
+    #[error("'{}' is a directory; type the path of a file", path.display())]
+    Directory { path: PathBuf },
     #[error("cannot write '{}': {source}", path.display())]
     Io { path: PathBuf, source: io::Error },
 }
@@ -23,18 +25,34 @@ fn io_error(path: &Path) -> impl FnOnce(io::Error) -> WriteError + '_ {
     }
 }
 
+/// Refuses a path that names a directory (an existing one, or any path ending in `/`), before
+/// anything is written.
+///
+/// # Errors
+/// [`WriteError::Directory`] naming the path as typed.
+pub fn refuse_directory(path: &Path) -> Result<(), WriteError> {
+    if path.is_dir() || path.as_os_str().as_encoded_bytes().ends_with(b"/") {
+        return Err(WriteError::Directory {
+            path: path.to_owned(),
+        });
+    }
+    Ok(())
+}
+
 /// Writes `bytes` to `path` with `mode`, atomically. Without `overwrite`, an existing `path`
 /// is refused (checked by the final hard link itself, so no other writer can slip in between).
 ///
 /// # Errors
-/// [`WriteError::Exists`] when `path` exists and `overwrite` is false, else the I/O error with
-/// the path it concerns.
+/// [`WriteError::Exists`] when `path` exists and `overwrite` is false,
+/// [`WriteError::Directory`] when it names a directory, else the I/O error with the path it
+/// concerns.
 pub fn write_atomic(
     path: &Path,
     bytes: &[u8],
     mode: u32,
     overwrite: bool,
 ) -> Result<(), WriteError> {
+    refuse_directory(path)?;
     let directory = match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent.to_owned(),
         _ => PathBuf::from("."),

@@ -3,7 +3,7 @@
 
 use std::fs;
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use zeroize::Zeroizing;
 
@@ -11,7 +11,7 @@ use crate::keys::generate_key_pair;
 use crate::keys::import::ImportInput;
 use crate::service::{CreateKeyPairRequest, ImportKeyPairRequest, KeyPairService};
 use crate::tui::event::{ImportSource, Job, JobResult, NewKeyPair, WriteOutcome};
-use crate::tui::files::{WriteError, with_suffix, write_atomic};
+use crate::tui::files::{WriteError, refuse_directory, with_suffix, write_atomic};
 
 /// The largest key file the import form reads; an `adbkey.pub` is about 720 bytes and a PEM
 /// private key under 2 KiB.
@@ -157,11 +157,17 @@ fn save_private_key(
     overwrite: bool,
 ) -> Result<WriteOutcome, String> {
     let public_path = with_suffix(path, ".pub");
+    for candidate in [path, public_path.as_path()] {
+        refuse_directory(candidate).map_err(|error| error.to_string())?;
+    }
     if !overwrite {
-        for candidate in [path, public_path.as_path()] {
-            if candidate.exists() {
-                return Ok(WriteOutcome::Exists(candidate.to_owned()));
-            }
+        let existing: Vec<PathBuf> = [path, public_path.as_path()]
+            .into_iter()
+            .filter(|candidate| candidate.exists())
+            .map(Path::to_path_buf)
+            .collect();
+        if !existing.is_empty() {
+            return Ok(WriteOutcome::Exists(existing));
         }
     }
 
@@ -179,8 +185,9 @@ fn export(
     path: &Path,
     overwrite: bool,
 ) -> Result<WriteOutcome, String> {
+    refuse_directory(path).map_err(|error| error.to_string())?;
     if !overwrite && path.exists() {
-        return Ok(WriteOutcome::Exists(path.to_owned()));
+        return Ok(WriteOutcome::Exists(vec![path.to_owned()]));
     }
 
     let text = service
@@ -229,7 +236,10 @@ mod tests {
         );
 
         let second = save_private_key(&path, "OTHER\n", "LINE d", false).expect("no error");
-        assert_eq!(second, WriteOutcome::Exists(path.clone()));
+        assert_eq!(
+            second,
+            WriteOutcome::Exists(vec![path.clone(), with_suffix(&path, ".pub")])
+        );
         assert_eq!(fs::read_to_string(&path).expect("pem"), "PEM\n");
 
         save_private_key(&path, "OTHER\n", "LINE d", true).expect("overwrite");

@@ -9,6 +9,7 @@ use ratatui::widgets::{Block, Clear, Paragraph};
 use tui_input::Input;
 
 use crate::tui::app::App;
+use crate::tui::app::forms::quoted_paths;
 use crate::tui::dialogs::{
     Confirm, Confirmable, CreateForm, Dialog, FieldProblem, ImportField, ImportForm, PathPrompt,
     PathPurpose, PendingKey, RenameForm, Reveal, TenantPicker,
@@ -34,7 +35,7 @@ pub fn render_dialogs(app: &App, theme: Theme, area: Rect, frame: &mut Frame) {
             Dialog::Reveal(reveal) => reveal_key(reveal, area, &mut canvas),
             Dialog::Path(prompt) => path_prompt(prompt, &mut canvas),
             Dialog::Confirm(confirm) => confirmation(confirm, &mut canvas),
-            Dialog::Tenants(picker) => tenant_picker(app, picker, &mut canvas),
+            Dialog::Tenants(picker) => tenant_picker(app, picker, area, &mut canvas),
             Dialog::Help { scroll } => help(*scroll, area, &mut canvas),
         }
         canvas.draw(area, frame);
@@ -68,11 +69,12 @@ impl Canvas {
     }
 
     fn inner_width(&self, area: Rect) -> usize {
-        usize::from(
-            self.width
-                .min(area.width.saturating_sub(2))
-                .saturating_sub(4),
-        )
+        Self::inner_width_for(self.width, area)
+    }
+
+    /// The cells inside a dialog `width` wide in `area`, within its border and padding.
+    fn inner_width_for(width: u16, area: Rect) -> usize {
+        usize::from(width.min(area.width.saturating_sub(2)).saturating_sub(4))
     }
 
     fn text(&mut self, text: impl Into<String>) {
@@ -279,12 +281,8 @@ fn rename_form(form: &RenameForm, canvas: &mut Canvas) {
 }
 
 fn reveal_key(reveal: &Reveal, area: Rect, canvas: &mut Canvas) {
-    canvas.title = format!(
-        "Private key of '{}' ({})",
-        sanitize(&reveal.name),
-        reveal.key_pair_id
-    );
     canvas.width = 72;
+    canvas.title = reveal_title(reveal, canvas.width.min(area.width.saturating_sub(2)));
     canvas.height = Some(area.height);
     let inner_width = canvas.inner_width(area);
 
@@ -321,6 +319,19 @@ fn reveal_key(reveal: &Reveal, area: Rect, canvas: &mut Canvas) {
     for line in pem_lines.iter().skip(scroll).take(body_rows) {
         canvas.text(line.clone());
     }
+}
+
+/// "Private key of 'NAME' (KeyPairId)" for a dialog `dialog_width` cells wide: the name is cut
+/// with `…` (by cells, so Chinese names too) to keep the whole KeyPairId in the top border.
+fn reveal_title(reveal: &Reveal, dialog_width: u16) -> String {
+    let id = sanitize(&reveal.key_pair_id);
+    let frame = "Private key of '' ()";
+    // The border's two corners and the spaces around the title take four cells.
+    let room = usize::from(dialog_width).saturating_sub(4 + width(frame) + width(&id));
+    format!(
+        "Private key of '{}' ({id})",
+        fit(&sanitize(&reveal.name), room)
+    )
 }
 
 fn path_prompt(prompt: &PathPrompt, canvas: &mut Canvas) {
@@ -399,15 +410,15 @@ fn confirmation(confirm: &Confirm, canvas: &mut Canvas) {
                 canvas.theme.dim(),
             );
         }
-        Confirmable::OverwritePrivateKey { path } | Confirmable::OverwriteExport { path, .. } => {
-            canvas.wrapped(
-                &format!(
-                    "'{}' exists. Overwrite it?",
-                    sanitize(&path.to_string_lossy())
-                ),
-                Style::new(),
-                text_width,
-            );
+        Confirmable::OverwritePrivateKey { .. } | Confirmable::OverwriteExport { .. } => {
+            let existing = confirm.action.existing_files();
+            let names = sanitize(&quoted_paths(&existing));
+            let question = if existing.len() == 1 {
+                format!("{names} exists. Overwrite it?")
+            } else {
+                format!("{names} exist. Overwrite both?")
+            };
+            canvas.wrapped(&question, Style::new(), text_width);
         }
     }
     canvas.text("");
@@ -427,34 +438,94 @@ fn button(label: &str, focused: bool, theme: Theme) -> Span<'static> {
     }
 }
 
-fn tenant_picker(app: &App, picker: &TenantPicker, canvas: &mut Canvas) {
+const TENANT_PICKER_WIDTH: u16 = 72;
+/// The picker's lines above the list: the label, the field and a blank line.
+const TENANT_PICKER_HEAD: usize = 3;
+
+/// The picker's lines below the list: the selected tenant's whole name when its row shortens
+/// it, then why a typed name cannot be used, or the last error.
+fn tenant_picker_notes(picker: &TenantPicker, inner_width: usize) -> Vec<(String, bool)> {
+    let mut notes = Vec::new();
+    let selected = picker.entries.get(picker.selected);
+    if let Some(entry) = selected
+        && entry.key_pair_count.is_some()
+        && width(&sanitize(&entry.tenant)) > tenant_name_width(inner_width)
+    {
+        let text = format!("selected: {}", sanitize(&entry.tenant));
+        notes.extend(
+            wrap_hard(&text, inner_width)
+                .into_iter()
+                .map(|line| (line, false)),
+        );
+    }
+
+    let problem = picker
+        .error
+        .clone()
+        .or_else(|| selected.and_then(|entry| entry.problem.clone()));
+    if let Some(problem) = problem {
+        let text = format!("error: {problem}");
+        notes.extend(
+            wrap_words(&text, inner_width)
+                .into_iter()
+                .map(|line| (line, true)),
+        );
+    }
+    notes
+}
+
+/// The cells left for a tenant's name in a row: the row also holds the marker, the count and
+/// " (current)".
+fn tenant_name_width(inner_width: usize) -> usize {
+    inner_width.saturating_sub("> ".len() + " 500 key pairs".len() + " (current)".len())
+}
+
+/// How many tenants the picker lists at once in `area` (the dialog area), leaving room for
+/// its other lines and, when the list scrolls, the line saying which part is shown.
+pub fn tenant_picker_rows(picker: &TenantPicker, area: Rect) -> usize {
+    let inner_width = Canvas::inner_width_for(TENANT_PICKER_WIDTH, area);
+    let reading = usize::from(picker.tenants.is_none());
+    let fixed = 2 + TENANT_PICKER_HEAD + reading + tenant_picker_notes(picker, inner_width).len();
+    let available = usize::from(area.height).saturating_sub(fixed);
+    if picker.entries.len() > available {
+        available.saturating_sub(1).max(1)
+    } else {
+        available.max(1)
+    }
+}
+
+fn tenant_picker(app: &App, picker: &TenantPicker, area: Rect, canvas: &mut Canvas) {
     canvas.title = "Switch tenant".to_owned();
-    canvas.width = 56;
-    let field_width = 46;
+    canvas.width = TENANT_PICKER_WIDTH;
+    let inner_width = canvas.inner_width(area);
+    let name_width = tenant_name_width(inner_width);
 
     canvas.text("Tenant (type to narrow, or a new name)");
-    canvas.input(&picker.input, field_width, true);
+    canvas.input(&picker.input, inner_width.saturating_sub(2), true);
     canvas.text("");
     if picker.tenants.is_none() {
         canvas.styled("reading the store…", canvas.theme.dim());
     }
-    let rows = 10;
-    let first = picker.selected.saturating_sub(rows - 1);
+
+    let rows = tenant_picker_rows(picker, area);
+    let first = picker.first_shown(rows);
     for (index, entry) in picker.entries.iter().enumerate().skip(first).take(rows) {
         let selected = index == picker.selected;
         let marker = if selected { "> " } else { "  " };
-        let current = if entry.tenant == app.tenant {
-            " (current)"
-        } else {
-            ""
-        };
+        let tenant = sanitize(&entry.tenant);
         let text = match (entry.key_pair_count, &entry.problem) {
-            (Some(count), _) => format!(
-                "{marker}{:<28} {count:>3} key pairs{current}",
-                fit(&sanitize(&entry.tenant), 28)
-            ),
-            (None, None) => format!("{marker}new tenant '{}'", fit(&sanitize(&entry.tenant), 28)),
-            (None, Some(problem)) => format!("{marker}'{}': {problem}", sanitize(&entry.tenant)),
+            (Some(count), _) => {
+                let name = fit(&tenant, name_width);
+                let pad = " ".repeat(name_width.saturating_sub(width(&name)));
+                let current = if entry.tenant == app.tenant {
+                    " (current)"
+                } else {
+                    ""
+                };
+                format!("{marker}{name}{pad} {count:>3} key pairs{current}")
+            }
+            (None, None) => format!("{marker}new tenant '{tenant}'"),
+            (None, Some(_)) => format!("{marker}'{tenant}' cannot be a tenant (below)"),
         };
         let style = if selected {
             canvas.theme.selected()
@@ -463,14 +534,27 @@ fn tenant_picker(app: &App, picker: &TenantPicker, canvas: &mut Canvas) {
         } else {
             Style::new()
         };
-        canvas.styled(fit(&text, field_width + 2), style);
+        canvas.styled(fit(&text, inner_width), style);
     }
-    if let Some(error) = &picker.error {
-        canvas.wrapped(
-            &format!("error: {error}"),
-            canvas.theme.error(),
-            field_width + 2,
+    if picker.entries.len() > rows {
+        let last = (first + rows).min(picker.entries.len());
+        canvas.styled(
+            format!(
+                "  {}-{last} of {} (↑/↓ to scroll)",
+                first + 1,
+                picker.entries.len()
+            ),
+            canvas.theme.dim(),
         );
+    }
+
+    for (line, error) in tenant_picker_notes(picker, inner_width) {
+        let style = if error {
+            canvas.theme.error()
+        } else {
+            canvas.theme.dim()
+        };
+        canvas.styled(line, style);
     }
 }
 

@@ -121,7 +121,7 @@ impl Theme {
 pub fn render(app: &App, frame: &mut Frame) {
     let area = frame.area();
     if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
-        render_too_small(area, frame);
+        render_too_small(app, area, frame);
         return;
     }
 
@@ -132,20 +132,30 @@ pub fn render(app: &App, frame: &mut Frame) {
     render_detail(app, theme, regions.detail, frame);
     render_status(app, theme, regions.status, frame);
     render_footer(app, theme, regions.footer, frame);
-    // Dialogs leave the header, status line and footer in view (toasts, countdown, hints).
-    let dialog_area = Rect {
+    popups::render_dialogs(app, theme, dialog_area(app, area), frame);
+}
+
+/// Where dialogs are drawn: between the header and the status line, so the header, toasts,
+/// the countdown and the footer's hints stay in view.
+pub fn dialog_area(app: &App, area: Rect) -> Rect {
+    let regions = areas(area, status_rows(app, area.width));
+    Rect {
         y: regions.table.y,
         height: regions.status.y.saturating_sub(regions.table.y),
         ..area
-    };
-    popups::render_dialogs(app, theme, dialog_area, frame);
+    }
 }
 
-fn render_too_small(area: Rect, frame: &mut Frame) {
+fn render_too_small(app: &App, area: Rect, frame: &mut Frame) {
+    let keys = if app.dialogs.is_empty() {
+        "q quits, Ctrl-C anywhere"
+    } else {
+        "Esc closes the dialog, Ctrl-C quits"
+    };
     let lines = [
         format!("terminal too small: {}x{}", area.width, area.height),
         format!("adbkeys needs {MIN_WIDTH}x{MIN_HEIGHT}"),
-        "q quits, Ctrl-C anywhere".to_owned(),
+        keys.to_owned(),
     ];
     let text: Vec<Line> = lines
         .iter()

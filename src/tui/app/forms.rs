@@ -26,6 +26,10 @@ impl App {
             ));
             return Vec::new();
         }
+        if let Some(message) = self.quota_full() {
+            self.report_error("create", &message);
+            return Vec::new();
+        }
 
         let generation = self.take_generation_id();
         self.dialogs.push(Dialog::Create(CreateForm {
@@ -99,7 +103,8 @@ impl App {
 
         match lookup(Context::Form, &key) {
             Some(Action::Close) => return Vec::new(),
-            Some(Action::Submit) if form.focus == ImportField::Name => {
+            // With a key already pasted, the name is the last thing missing.
+            Some(Action::Submit) if form.focus == ImportField::Name && form.pasted.is_none() => {
                 form.focus = ImportField::Key;
             }
             Some(Action::Submit) => return self.submit_import(form),
@@ -410,7 +415,7 @@ impl App {
                     key_pair_ids,
                 })]
             }
-            Confirmable::OverwritePrivateKey { path } => {
+            Confirmable::OverwritePrivateKey { path, .. } => {
                 let job = self.write_job(&PathPurpose::SavePrivateKey, path, true);
                 self.set_prompt_busy(job.is_some());
                 job.map(Effect::Run).into_iter().collect()
@@ -432,14 +437,27 @@ impl App {
     }
 
     pub(super) fn on_confirm_cancelled(&mut self, action: &Confirmable) {
-        use Confirmable::{OverwriteExport, OverwritePrivateKey};
-        if let OverwritePrivateKey { path } | OverwriteExport { path, .. } = action
-            && let Some(Dialog::Path(prompt)) = self.dialogs.last_mut()
-        {
-            prompt.error = Some(format!(
-                "'{}' exists and was kept; type another path",
-                path.display()
-            ));
+        let existing = action.existing_files();
+        if existing.is_empty() {
+            return;
+        }
+        let verb = if existing.len() == 1 {
+            "exists and was kept"
+        } else {
+            "exist and were kept"
+        };
+        let names = quoted_paths(&existing);
+        if let Some(Dialog::Path(prompt)) = self.dialogs.last_mut() {
+            prompt.error = Some(format!("{names} {verb}; type another path"));
+        }
+    }
+
+    /// The path typed in the open path prompt, as its write job was given it (the prompt
+    /// takes no keys while the job runs, so it still holds that path).
+    pub(super) fn prompt_path(&self) -> Option<std::path::PathBuf> {
+        match self.dialogs.last() {
+            Some(Dialog::Path(prompt)) => Some(expand_home(prompt.input.value().trim())),
+            _ => None,
         }
     }
 
@@ -457,6 +475,7 @@ impl App {
             tenants: None,
             entries: Vec::new(),
             selected: 0,
+            offset: 0,
             error: None,
         };
         picker.refresh(&self.tenant);
@@ -528,12 +547,17 @@ impl App {
         let looks_like_key = text.contains(['\n', '\r']) || text.trim().len() > 128;
 
         match self.dialogs.last_mut() {
+            // A key lands in the key field whichever field has the focus, and the focus stays
+            // where it was, so typing after the paste goes on in that field. A short line
+            // is text for the focused field (a name, or a key file's path): no key is that short.
             Some(Dialog::Import(form)) if !form.busy => {
-                if form.focus == ImportField::Key || looks_like_key {
+                if looks_like_key {
                     form.pasted = Some(Secret::new(text));
-                    form.focus = ImportField::Key;
                     form.error = None;
-                } else {
+                } else if form.focus == ImportField::Key && form.pasted.is_none() {
+                    insert(&mut form.path, &one_line);
+                    form.error = None;
+                } else if form.focus == ImportField::Name {
                     insert(&mut form.name, &one_line);
                 }
             }
@@ -571,4 +595,13 @@ impl App {
             }
         }
     }
+}
+
+/// `'a'`, or `'a' and 'b'`: the files an overwrite question or its refusal names.
+pub fn quoted_paths(paths: &[&std::path::Path]) -> String {
+    paths
+        .iter()
+        .map(|path| format!("'{}'", path.display()))
+        .collect::<Vec<_>>()
+        .join(" and ")
 }

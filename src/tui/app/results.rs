@@ -323,7 +323,10 @@ impl App {
                     self.info(format!("exported adb_keys to {}", shown.join(", ")));
                 }
             }
-            Ok(WriteOutcome::Exists(path)) => {
+            Ok(WriteOutcome::Exists(existing)) => {
+                let Some(path) = existing.first().cloned() else {
+                    return Vec::new();
+                };
                 let action = match self.dialogs.last() {
                     Some(Dialog::Path(PathPrompt {
                         purpose:
@@ -337,7 +340,10 @@ impl App {
                         tenant: tenant.clone(),
                         key_pair_ids: key_pair_ids.clone(),
                     }),
-                    Some(Dialog::Path(_)) => Some(Confirmable::OverwritePrivateKey { path }),
+                    Some(Dialog::Path(_)) => Some(Confirmable::OverwritePrivateKey {
+                        path: self.prompt_path().unwrap_or(path),
+                        existing,
+                    }),
                     _ => None,
                 };
                 self.set_prompt_busy(false);
