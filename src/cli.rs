@@ -2,7 +2,6 @@
 //! and exit-code contract (docs/cli.md).
 
 mod commands;
-mod files;
 mod output;
 
 use std::io::IsTerminal as _;

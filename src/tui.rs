@@ -9,7 +9,6 @@ pub mod app;
 pub mod clipboard;
 pub mod dialogs;
 pub mod event;
-pub mod files;
 pub mod jobs;
 pub mod keymap;
 pub mod popups;

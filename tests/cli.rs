@@ -1285,6 +1285,105 @@ fn save_private_refuses_existing_files_without_force() {
     );
 }
 
+/// `command` run through `sh` with the umask at 022, the usual default of a login shell.
+fn under_umask_022(command: &Command) -> Command {
+    let mut shell = Command::new("sh");
+    shell
+        .arg("-c")
+        .arg(r#"umask 022 && exec "$@""#)
+        .arg("sh")
+        .arg(command.get_program())
+        .args(command.get_args())
+        .stdin(Stdio::null());
+    for (key, value) in command.get_envs() {
+        match value {
+            Some(value) => shell.env(key, value),
+            None => shell.env_remove(key),
+        };
+    }
+    shell
+}
+
+/// The modes of FILE and FILE.pub: both of `adbkeys create --save-private FILE` and of
+/// `adb keygen FILE`, run under the usual umask 022 (adbkeys sets 077 itself, which must not
+/// narrow the `.pub`).
+#[test]
+fn saved_files_have_the_modes_adb_keygen_gives_them() {
+    let sandbox = Sandbox::new();
+    let ours = sandbox.path("ours.adb_key");
+    let theirs = sandbox.path("theirs.adb_key");
+    let modes = |file: &Path| {
+        [
+            file.to_path_buf(),
+            PathBuf::from(format!("{}.pub", file.display())),
+        ]
+        .map(|path| fs::metadata(&path).expect("stat").permissions().mode() & 0o777)
+    };
+
+    let mut keygen = adb();
+    keygen
+        .arg("keygen")
+        .arg(&theirs)
+        .env("HOME", sandbox.path("home"));
+    let keygen = under_umask_022(&keygen).output().expect("runs adb keygen");
+    assert!(
+        keygen.status.success(),
+        "{}",
+        String::from_utf8_lossy(&keygen.stderr)
+    );
+    let mut create = sandbox.command(&["create", "phone-a", "--save-private"]);
+    create.arg(&ours);
+    Run::from(under_umask_022(&create).output().expect("runs adbkeys")).assert_exit(0);
+
+    assert_eq!(modes(&theirs), [0o600, 0o644], "what adb keygen writes");
+    assert_eq!(modes(&ours), modes(&theirs));
+
+    let exported = sandbox.path("adb_keys");
+    sandbox
+        .run(&[
+            "export-adb-keys",
+            "--output",
+            exported.to_str().expect("UTF-8"),
+        ])
+        .assert_exit(0);
+    let mode = fs::metadata(&exported).expect("stat").permissions().mode() & 0o777;
+    assert_eq!(mode, 0o644, "an adb_keys file is public, as the .pub");
+}
+
+#[test]
+fn a_directory_as_the_file_is_a_usage_error_even_with_force() {
+    let sandbox = Sandbox::new();
+    let directory = sandbox.path("keys");
+    fs::create_dir(&directory).expect("makes a directory");
+    let directory_arg = directory.to_str().expect("UTF-8");
+
+    for args in [
+        vec![
+            "create",
+            "phone-a",
+            "--save-private",
+            directory_arg,
+            "--force",
+        ],
+        vec!["export-adb-keys", "--output", directory_arg, "--force"],
+    ] {
+        let refused = sandbox.run(&args);
+        refused.assert_exit(2);
+        assert!(
+            refused.stderr.contains(&format!(
+                "'{directory_arg}' is a directory; give the path of a file"
+            )),
+            "{args:?}: {}",
+            refused.stderr
+        );
+    }
+    assert!(
+        sandbox.all_ids("default").is_empty(),
+        "no key pair was created"
+    );
+    assert_eq!(fs::read_dir(&directory).expect("lists").count(), 0);
+}
+
 #[test]
 fn the_console_without_a_terminal_says_so_and_writes_nothing_to_stdout() {
     let sandbox = Sandbox::new();

@@ -1,14 +1,16 @@
 //! One function per subcommand: build the request, call the service, print the answer.
 
 use std::io::{self, BufRead, IsTerminal, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::Serialize;
 
-use super::files::{self, StagedFile, WriteError};
 use super::output::{self, DataDocument, PageDocument, RequestDocument, print_json};
 use super::{Cli, Command, CreateArgs, ExportArgs, Failure, FindArgs, ImportArgs, ListArgs};
 use crate::error::{ApiError, ErrorCode};
+use crate::files::{
+    self, PRIVATE_KEY_MODE, PUBLIC_FILE_MODE, StagedFile, WriteError, public_key_path,
+};
 use crate::keys::import::ImportInput;
 use crate::service::{
     CreateKeyPairRequest, CreatedKeyPair, DescribeKeyPairsRequest, ImportKeyPairRequest,
@@ -16,10 +18,6 @@ use crate::service::{
 };
 use crate::store::Store;
 
-/// The mode of a saved private key.
-const PRIVATE_KEY_MODE: u32 = 0o600;
-/// The mode asked for public files; the umask (077, set at start) may narrow it.
-const PUBLIC_FILE_MODE: u32 = 0o644;
 /// The page size used to gather every match for a table.
 const TABLE_PAGE_SIZE: u32 = 100;
 
@@ -91,19 +89,21 @@ fn create_and_save(
     force: bool,
 ) -> Result<CreatedKeyPair, Failure> {
     let public_path = public_key_path(path);
-    if !force {
-        for target in [path, public_path.as_path()] {
-            if files::exists(target) {
-                return Err(write_failure(WriteError::Exists {
+    for target in [path, public_path.as_path()] {
+        files::refuse_directory(target).map_err(|error| write_failure("create", error))?;
+        if !force && files::exists(target) {
+            return Err(write_failure(
+                "create",
+                WriteError::Exists {
                     path: target.to_owned(),
-                }));
-            }
+                },
+            ));
         }
     }
 
     let generated = service.precheck_and_generate(request)?;
     let private_file = StagedFile::write(path, generated.private_pem.as_bytes(), PRIVATE_KEY_MODE)
-        .map_err(write_failure)?;
+        .map_err(|error| write_failure("create", error))?;
 
     let created = service.create_key_pair_with(request, generated)?;
     let placed = StagedFile::write(
@@ -133,11 +133,13 @@ fn roll_back_create(
     let ids = [created.key_pair_id.clone()];
     match service.delete_key_pairs(&request.tenant, &ids) {
         Ok(()) => match error {
-            WriteError::Exists { .. } => write_failure(error),
             WriteError::Io { .. } => Failure::Api(ApiError::new(
                 ErrorCode::InternalError,
                 format!("create: {error}; the key pair was not kept"),
             )),
+            WriteError::Exists { .. } | WriteError::Directory { .. } => {
+                write_failure("create", error)
+            }
         },
         Err(delete_error) => Failure::Api(ApiError::new(
             ErrorCode::InternalError,
@@ -150,21 +152,17 @@ fn roll_back_create(
     }
 }
 
-/// FILE.pub beside FILE, as `adb keygen` names it.
-fn public_key_path(path: &Path) -> PathBuf {
-    let mut name = path.as_os_str().to_owned();
-    name.push(".pub");
-    PathBuf::from(name)
-}
-
-/// An existing file is a usage error (the caller did not pass --force); any other failure to
-/// write is an internal error.
-fn write_failure(error: WriteError) -> Failure {
+/// An existing file (the caller did not pass --force) or a directory given as a file is a
+/// usage error; any other failure to write is an internal error.
+fn write_failure(operation: &str, error: WriteError) -> Failure {
     match error {
-        WriteError::Exists { .. } => Failure::Usage(format!("create: {error}")),
+        WriteError::Exists { .. } => {
+            Failure::Usage(format!("{operation}: {error}; pass --force to replace it"))
+        }
+        WriteError::Directory { .. } => Failure::Usage(format!("{operation}: {error}")),
         WriteError::Io { .. } => Failure::Api(ApiError::new(
             ErrorCode::InternalError,
-            format!("create: {error}"),
+            format!("{operation}: {error}"),
         )),
     }
 }
@@ -179,7 +177,7 @@ fn import(cli: &Cli, service: &KeyPairService, args: &ImportArgs) -> Result<(), 
             ));
         }
     };
-    let body = files::read_input(path).map_err(|error| {
+    let body = files::read_key_input(path).map_err(|error| {
         ApiError::new(ErrorCode::InvalidPublicKeyBody, format!("import: {error}"))
     })?;
 
@@ -400,22 +398,21 @@ struct ExportedAdbKeys {
 }
 
 fn export_adb_keys(cli: &Cli, service: &KeyPairService, args: &ExportArgs) -> Result<(), Failure> {
-    if let Some(path) = args
-        .output
-        .as_ref()
-        .filter(|path| !args.force && files::exists(path))
-    {
-        return Err(export_write_failure(WriteError::Exists {
-            path: path.clone(),
-        }));
+    if let Some(path) = &args.output {
+        files::refuse_directory(path).map_err(|error| write_failure("export-adb-keys", error))?;
+        if !args.force && files::exists(path) {
+            return Err(write_failure(
+                "export-adb-keys",
+                WriteError::Exists { path: path.clone() },
+            ));
+        }
     }
 
     let adb_keys = service.export_adb_keys(&cli.tenant, &args.ids)?;
     let key_pair_count = adb_keys.lines().count();
     if let Some(path) = &args.output {
-        StagedFile::write(path, adb_keys.as_bytes(), PUBLIC_FILE_MODE)
-            .and_then(|file| file.commit(args.force))
-            .map_err(export_write_failure)?;
+        files::write_atomic(path, adb_keys.as_bytes(), PUBLIC_FILE_MODE, args.force)
+            .map_err(|error| write_failure("export-adb-keys", error))?;
     }
 
     if cli.json {
@@ -437,16 +434,6 @@ fn export_adb_keys(cli: &Cli, service: &KeyPairService, args: &ExportArgs) -> Re
     }
 }
 
-fn export_write_failure(error: WriteError) -> Failure {
-    match error {
-        WriteError::Exists { .. } => Failure::Usage(format!("export-adb-keys: {error}")),
-        WriteError::Io { .. } => Failure::Api(ApiError::new(
-            ErrorCode::InternalError,
-            format!("export-adb-keys: {error}"),
-        )),
-    }
-}
-
 /// find's `Data` entries.
 #[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
@@ -457,7 +444,7 @@ struct FoundKeyPair {
 }
 
 fn find(cli: &Cli, service: &KeyPairService, args: &FindArgs) -> Result<(), Failure> {
-    let pem = files::read_input(&args.private_key).map_err(|error| {
+    let pem = files::read_key_input(&args.private_key).map_err(|error| {
         ApiError::new(ErrorCode::InvalidPublicKeyBody, format!("find: {error}"))
     })?;
     let tenant = (!args.all_tenants).then_some(cli.tenant.as_str());

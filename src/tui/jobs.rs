@@ -1,26 +1,17 @@
 //! Background work, run on a blocking thread: each [`Job`] becomes one service call, one key
 //! generation or one file write, and one [`JobResult`].
 
-use std::fs;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use zeroize::Zeroizing;
 
+use crate::files::{
+    self, PRIVATE_KEY_MODE, PUBLIC_FILE_MODE, WriteError, public_key_path, refuse_directory,
+};
 use crate::keys::generate_key_pair;
 use crate::keys::import::ImportInput;
 use crate::service::{CreateKeyPairRequest, ImportKeyPairRequest, KeyPairService};
 use crate::tui::event::{ImportSource, Job, JobResult, NewKeyPair, WriteOutcome};
-use crate::tui::files::{WriteError, refuse_directory, with_suffix, write_atomic};
-
-/// The largest key file the import form reads; an `adbkey.pub` is about 720 bytes and a PEM
-/// private key under 2 KiB.
-pub const MAX_KEY_FILE: u64 = 64 * 1024;
-
-/// Mode of a saved private key.
-const PRIVATE_MODE: u32 = 0o600;
-/// Mode of public files (`.pub`, `adb_keys`): nothing secret in them.
-const PUBLIC_MODE: u32 = 0o644;
 
 /// Runs one job to completion. Blocking: call it from a blocking thread.
 pub fn perform(service: &KeyPairService, job: Job) -> JobResult {
@@ -106,7 +97,9 @@ fn import(
 ) -> Result<crate::service::KeyPairSummary, String> {
     let body: Zeroizing<Vec<u8>> = match source {
         ImportSource::Pasted(text) => Zeroizing::new(text.expose().as_bytes().to_vec()),
-        ImportSource::File(path) => read_key_file(&path)?,
+        ImportSource::File(path) => {
+            files::read_key_file(&path).map_err(|error| error.to_string())?
+        }
     };
     let input = if looks_like_private_key(&body) {
         ImportInput::PrivateKey
@@ -130,40 +123,20 @@ pub fn looks_like_private_key(body: &[u8]) -> bool {
         .any(|window| window == b"PRIVATE KEY-----")
 }
 
-fn read_key_file(path: &Path) -> Result<Zeroizing<Vec<u8>>, String> {
-    let shown = path.display();
-    let file = fs::File::open(path).map_err(|error| format!("cannot read '{shown}': {error}"))?;
-    let length = file
-        .metadata()
-        .map_err(|error| format!("cannot read '{shown}': {error}"))?
-        .len();
-    if length > MAX_KEY_FILE {
-        return Err(format!(
-            "'{shown}' is {length} bytes; a key file is at most {MAX_KEY_FILE} bytes"
-        ));
-    }
-
-    let mut body = Zeroizing::new(Vec::with_capacity(usize::try_from(length).unwrap_or(0)));
-    file.take(MAX_KEY_FILE + 1)
-        .read_to_end(&mut body)
-        .map_err(|error| format!("cannot read '{shown}': {error}"))?;
-    Ok(body)
-}
-
 fn save_private_key(
     path: &Path,
     pem: &str,
     public_line: &str,
     overwrite: bool,
 ) -> Result<WriteOutcome, String> {
-    let public_path = with_suffix(path, ".pub");
+    let public_path = public_key_path(path);
     for candidate in [path, public_path.as_path()] {
         refuse_directory(candidate).map_err(|error| error.to_string())?;
     }
     if !overwrite {
         let existing: Vec<PathBuf> = [path, public_path.as_path()]
             .into_iter()
-            .filter(|candidate| candidate.exists())
+            .filter(|candidate| files::exists(candidate))
             .map(Path::to_path_buf)
             .collect();
         if !existing.is_empty() {
@@ -173,8 +146,13 @@ fn save_private_key(
 
     // The `.pub` line has no final newline, as `adb keygen` and the CLI's `create --output`
     // write it.
-    write_or_exists(path, pem.as_bytes(), PRIVATE_MODE, overwrite)?;
-    write_or_exists(&public_path, public_line.as_bytes(), PUBLIC_MODE, overwrite)?;
+    write_or_exists(path, pem.as_bytes(), PRIVATE_KEY_MODE, overwrite)?;
+    write_or_exists(
+        &public_path,
+        public_line.as_bytes(),
+        PUBLIC_FILE_MODE,
+        overwrite,
+    )?;
     Ok(WriteOutcome::Written(vec![path.to_owned(), public_path]))
 }
 
@@ -186,19 +164,19 @@ fn export(
     overwrite: bool,
 ) -> Result<WriteOutcome, String> {
     refuse_directory(path).map_err(|error| error.to_string())?;
-    if !overwrite && path.exists() {
+    if !overwrite && files::exists(path) {
         return Ok(WriteOutcome::Exists(vec![path.to_owned()]));
     }
 
     let text = service
         .export_adb_keys(tenant, key_pair_ids)
         .map_err(|error| error.message)?;
-    write_or_exists(path, text.as_bytes(), PUBLIC_MODE, overwrite)?;
+    write_or_exists(path, text.as_bytes(), PUBLIC_FILE_MODE, overwrite)?;
     Ok(WriteOutcome::Written(vec![path.to_owned()]))
 }
 
 fn write_or_exists(path: &Path, bytes: &[u8], mode: u32, overwrite: bool) -> Result<(), String> {
-    match write_atomic(path, bytes, mode, overwrite) {
+    match files::write_atomic(path, bytes, mode, overwrite) {
         Ok(()) => Ok(()),
         Err(error @ WriteError::Exists { .. }) => Err(format!(
             "{error}; it appeared while saving, nothing was overwritten"
@@ -209,6 +187,8 @@ fn write_or_exists(path: &Path, bytes: &[u8], mode: u32, overwrite: bool) -> Res
 
 #[cfg(test)]
 mod tests {
+    use std::fs;
+
     use super::*;
 
     #[test]
@@ -238,7 +218,7 @@ mod tests {
         let second = save_private_key(&path, "OTHER\n", "LINE d", false).expect("no error");
         assert_eq!(
             second,
-            WriteOutcome::Exists(vec![path.clone(), with_suffix(&path, ".pub")])
+            WriteOutcome::Exists(vec![path.clone(), public_key_path(&path)])
         );
         assert_eq!(fs::read_to_string(&path).expect("pem"), "PEM\n");
 

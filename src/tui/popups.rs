@@ -8,13 +8,13 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph};
 use tui_input::Input;
 
+use crate::files::public_key_path;
 use crate::tui::app::App;
 use crate::tui::app::forms::quoted_paths;
 use crate::tui::dialogs::{
     Confirm, Confirmable, CreateForm, Dialog, FieldProblem, ImportField, ImportForm, PathPrompt,
     PathPurpose, PendingKey, RenameForm, Reveal, TenantPicker,
 };
-use crate::tui::files::with_suffix;
 use crate::tui::jobs::looks_like_private_key;
 use crate::tui::keymap::help_sections;
 use crate::tui::render::{Theme, input_view, to_u16, wrap_words};
@@ -357,7 +357,7 @@ fn path_prompt(prompt: &PathPrompt, canvas: &mut Canvas) {
     }
     canvas.input(&prompt.input, field_width, true);
     if let PathPurpose::SavePrivateKey = prompt.purpose {
-        let public = with_suffix(std::path::Path::new(prompt.input.value()), ".pub");
+        let public = public_key_path(std::path::Path::new(prompt.input.value()));
         canvas.styled(
             fit(
                 &format!("and '{}'", sanitize(&public.to_string_lossy())),

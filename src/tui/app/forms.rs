@@ -6,13 +6,13 @@ use tui_input::Input;
 use zeroize::Zeroizing;
 
 use super::{App, Generation, GenerationPhase, edit, insert};
+use crate::files::expand_home;
 use crate::rules::validate_tenant;
 use crate::tui::dialogs::{
     Confirm, Confirmable, CreateForm, Dialog, FieldProblem, ImportField, ImportForm, PathPrompt,
     PathPurpose, PendingKey, RenameForm, Reveal, TenantPicker,
 };
 use crate::tui::event::{Effect, ImportSource, Job, Secret};
-use crate::tui::files::expand_home;
 use crate::tui::keymap::{Action, Context, lookup};
 
 impl App {
