@@ -446,7 +446,7 @@ fn snapshot_save_prompt_and_overwrite_question() {
     drive.key(KeyCode::Enter);
     drive.take_jobs();
     drive.send(AppEvent::Done(JobResult::SavedPrivateKey(Ok(
-        WriteOutcome::Exists(vec![PathBuf::from("./new-phone.adbkey")]),
+        WriteOutcome::Exists(vec![PathBuf::from("./new-phone.adb_key")]),
     ))));
     snapshot_both("save_overwrite_question", &mut drive);
 }
@@ -921,12 +921,12 @@ fn a_copy_that_reached_nothing_is_an_error_and_needs_the_question() {
 #[test]
 fn saving_writes_the_pair_and_overwrites_only_when_confirmed() {
     let (dir, service) = temp_service();
-    let target = dir.path().join("new-phone.adbkey");
+    let target = dir.path().join("new-phone.adb_key");
 
     let mut drive = reveal_drive();
     drive.ch('s');
     match drive.top() {
-        Some(Dialog::Path(prompt)) => assert_eq!(prompt.input.value(), "./new-phone.adbkey"),
+        Some(Dialog::Path(prompt)) => assert_eq!(prompt.input.value(), "./new-phone.adb_key"),
         other => panic!("{other:?}"),
     }
     drive.ctrl('u');
@@ -947,7 +947,7 @@ fn saving_writes_the_pair_and_overwrites_only_when_confirmed() {
         std::fs::read_to_string(&target).expect("saved"),
         fake_pem().as_str()
     );
-    let public = std::fs::read_to_string(dir.path().join("new-phone.adbkey.pub")).expect("pub");
+    let public = std::fs::read_to_string(dir.path().join("new-phone.adb_key.pub")).expect("pub");
     assert_eq!(public, "QAAAAFAKE user@host");
     use std::os::unix::fs::PermissionsExt;
     let mode = std::fs::metadata(&target)
@@ -1011,8 +1011,8 @@ fn save_through_the_prompt(drive: &mut Drive, service: &KeyPairService, path: &P
 #[test]
 fn the_overwrite_question_names_the_pub_file_it_would_overwrite() {
     let (dir, service) = temp_service();
-    let target = dir.path().join("new-phone.adbkey");
-    let public = dir.path().join("new-phone.adbkey.pub");
+    let target = dir.path().join("new-phone.adb_key");
+    let public = dir.path().join("new-phone.adb_key.pub");
 
     // Both exist: the question names both.
     let mut drive = reveal_drive();
@@ -1026,8 +1026,8 @@ fn the_overwrite_question_names_the_pub_file_it_would_overwrite() {
         other => panic!("{other:?}"),
     }
     let screen = drive.screen(120, 40);
-    assert!(screen.contains("new-phone.adbkey' and"), "{screen}");
-    assert!(screen.contains("new-phone.adbkey.pub' exist"), "{screen}");
+    assert!(screen.contains("new-phone.adb_key' and"), "{screen}");
+    assert!(screen.contains("new-phone.adb_key.pub' exist"), "{screen}");
     drive.key(KeyCode::Esc);
     drive.key(KeyCode::Esc);
 
@@ -1043,7 +1043,7 @@ fn the_overwrite_question_names_the_pub_file_it_would_overwrite() {
     assert!(
         drive
             .screen(120, 40)
-            .contains("new-phone.adbkey.pub' exists")
+            .contains("new-phone.adb_key.pub' exists")
     );
     drive.key(KeyCode::Tab);
     drive.key(KeyCode::Enter);

@@ -203,15 +203,15 @@ mod tests {
     #[test]
     fn saving_writes_both_files_and_refuses_to_overwrite() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let path = dir.path().join("k.adbkey");
+        let path = dir.path().join("k.adb_key");
 
         let first = save_private_key(&path, "PEM\n", "LINE c", false).expect("save");
         assert_eq!(
             first,
-            WriteOutcome::Written(vec![path.clone(), dir.path().join("k.adbkey.pub")])
+            WriteOutcome::Written(vec![path.clone(), dir.path().join("k.adb_key.pub")])
         );
         assert_eq!(
-            fs::read_to_string(dir.path().join("k.adbkey.pub")).expect("pub"),
+            fs::read_to_string(dir.path().join("k.adb_key.pub")).expect("pub"),
             "LINE c"
         );
 

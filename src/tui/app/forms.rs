@@ -257,7 +257,7 @@ impl App {
                 });
             }
             Some(Action::SavePrivateKey) => {
-                let default = format!("./{}.adbkey", reveal.name);
+                let default = format!("./{}.adb_key", reveal.name);
                 self.dialogs.push(Dialog::Reveal(reveal));
                 self.dialogs.push(Dialog::Path(PathPrompt {
                     purpose: PathPurpose::SavePrivateKey,
