@@ -62,12 +62,47 @@ fn is_cjk_ideograph(c: char) -> bool {
     matches!(c, '\u{4E00}'..='\u{9FFF}' | '\u{3400}'..='\u{4DBF}')
 }
 
-/// How a character appears in a message: itself when printable, else its code point.
+/// How a character appears in a message: itself in quotes when it is visible, else its code
+/// point, so that a message never holds a character that moves or hides the text around it.
 fn shown(c: char) -> String {
-    if c.is_control() || c.is_whitespace() && c != ' ' {
+    if c.is_control() || c.is_whitespace() && c != ' ' || is_invisible(c) {
         format!("U+{:04X}", u32::from(c))
     } else {
         format!("'{c}'")
+    }
+}
+
+/// Characters that draw nothing or change how the text around them is drawn: format
+/// characters (bidirectional controls, zero-width joiners, the BOM, tag characters), variation
+/// selectors and the Hangul fillers, which terminals show as blank.
+fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{034F}'
+            | '\u{061C}'
+            | '\u{115F}'..='\u{1160}'
+            | '\u{17B4}'..='\u{17B5}'
+            | '\u{180B}'..='\u{180F}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{206F}'
+            | '\u{3164}'
+            | '\u{FE00}'..='\u{FE0F}'
+            | '\u{FEFF}'
+            | '\u{FFA0}'
+            | '\u{FFF0}'..='\u{FFFB}'
+            | '\u{1D173}'..='\u{1D17A}'
+            | '\u{E0000}'..='\u{E0FFF}'
+    )
+}
+
+/// "SUBJECT is N characters long", or "is empty", or "is 1 character long".
+fn length_problem(subject: &str, length: usize) -> String {
+    match length {
+        0 => format!("{subject} is empty"),
+        1 => format!("{subject} is 1 character long"),
+        _ => format!("{subject} is {length} characters long"),
     }
 }
 
@@ -110,7 +145,8 @@ pub fn validate_key_pair_name(name: &str) -> Result<(), RuleError> {
     let length = name.chars().count();
     if !KEY_PAIR_NAME_LENGTH.contains(&length) {
         return Err(RuleError::whole(format!(
-            "name is {length} characters long: names are {} to {} characters",
+            "{}: names are {} to {} characters",
+            length_problem("name", length),
             KEY_PAIR_NAME_LENGTH.start(),
             KEY_PAIR_NAME_LENGTH.end()
         )));
@@ -148,7 +184,8 @@ pub fn validate_tenant(tenant: &str) -> Result<(), RuleError> {
     let length = tenant.chars().count();
     if !TENANT_LENGTH.contains(&length) {
         return Err(RuleError::whole(format!(
-            "tenant is {length} characters long: tenants are {} to {} characters",
+            "{}: tenants are {} to {} characters",
+            length_problem("tenant", length),
             TENANT_LENGTH.start(),
             TENANT_LENGTH.end()
         )));
@@ -342,6 +379,47 @@ mod tests {
         assert_eq!(
             error.message,
             "name is 129 characters long: names are 2 to 128 characters"
+        );
+        let error = validate_key_pair_name("x").expect_err("1 is too short");
+        assert_eq!(
+            error.message,
+            "name is 1 character long: names are 2 to 128 characters"
+        );
+        let error = validate_key_pair_name("").expect_err("empty");
+        assert_eq!(
+            error.message,
+            "name is empty: names are 2 to 128 characters"
+        );
+        let error = validate_tenant("").expect_err("empty");
+        assert_eq!(
+            error.message,
+            "tenant is empty: tenants are 1 to 64 characters"
+        );
+    }
+
+    #[test]
+    fn invisible_characters_are_named_by_code_point() {
+        for (name, code_point) in [
+            ("ab\u{202E}cd", "U+202E"),
+            ("ab\u{200B}cd", "U+200B"),
+            ("ab\u{FEFF}cd", "U+FEFF"),
+            ("ab\u{2066}cd", "U+2066"),
+            ("ab\u{E0041}cd", "U+E0041"),
+            ("ab\u{3164}cd", "U+3164"),
+        ] {
+            let error = validate_key_pair_name(name).expect_err("not allowed");
+            assert!(
+                error
+                    .message
+                    .starts_with(&format!("character 3 {code_point} is not allowed")),
+                "{name:?}: {error}"
+            );
+        }
+
+        let error = validate_key_pair_name("abＡ").expect_err("a full-width letter");
+        assert!(
+            error.message.starts_with("character 3 'Ａ' is not allowed"),
+            "{error}"
         );
     }
 
