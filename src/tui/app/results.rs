@@ -315,10 +315,13 @@ impl App {
                     if let Some(reveal) = self.reveal_mut() {
                         reveal.secured = true;
                     }
-                    self.info(format!(
-                        "saved the private key to {} (mode 0600)",
-                        shown.join(" and ")
-                    ));
+                    self.info(match shown.as_slice() {
+                        [private_key, public_key] => format!(
+                            "saved the private key to {private_key} (mode 0600) and its public \
+                             key to {public_key}"
+                        ),
+                        _ => format!("saved the private key to {}", shown.join(" and ")),
+                    });
                 } else {
                     self.info(format!("exported adb_keys to {}", shown.join(", ")));
                 }
