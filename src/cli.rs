@@ -96,6 +96,24 @@ pub enum Command {
     Tui,
 }
 
+impl Command {
+    /// The subcommand as typed, which starts its error messages.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Create(_) => "create",
+            Self::Import(_) => "import",
+            Self::List(_) => "list",
+            Self::Show { .. } => "show",
+            Self::Delete { .. } => "delete",
+            Self::Rename { .. } => "rename",
+            Self::Tenants => "tenants",
+            Self::ExportAdbKeys(_) => "export-adb-keys",
+            Self::Find(_) => "find",
+            Self::Tui => "tui",
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct CreateArgs {
     /// The KeyPairName
@@ -182,7 +200,7 @@ pub fn run(cli: Cli) -> ExitCode {
         None | Some(Command::Tui) => run_console(&cli),
         Some(ref command) => {
             let outcome = store_path(&cli)
-                .and_then(|path| open_store(&path))
+                .and_then(|path| open_store(command, &path))
                 .and_then(|store| commands::run(&cli, command, store));
             match outcome {
                 Ok(()) => ExitCode::SUCCESS,
@@ -231,11 +249,11 @@ fn store_path(cli: &Cli) -> Result<PathBuf, Failure> {
     })
 }
 
-fn open_store(path: &std::path::Path) -> Result<Store, Failure> {
+fn open_store(command: &Command, path: &std::path::Path) -> Result<Store, Failure> {
     Store::new(path).map_err(|error| {
         Failure::Api(ApiError::new(
             crate::error::ErrorCode::InternalError,
-            format!("store: {error}"),
+            format!("{}: {error}", command.name()),
         ))
     })
 }

@@ -148,7 +148,16 @@ impl Store {
     /// directory is in its place.
     pub fn new(path: impl Into<PathBuf>) -> Result<Self, StoreError> {
         let path = path.into();
+        let not_a_directory =
+            || std::io::Error::new(std::io::ErrorKind::NotADirectory, "not a directory");
 
+        // Checked before creating too: creating over a file fails with a bare "File exists".
+        if path.exists() && !path.is_dir() {
+            return Err(StoreError::Io {
+                path,
+                source: not_a_directory(),
+            });
+        }
         let created = std::fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
@@ -158,8 +167,10 @@ impl Store {
         }
 
         if !path.is_dir() {
-            let source = std::io::Error::new(std::io::ErrorKind::NotADirectory, "not a directory");
-            return Err(StoreError::Io { path, source });
+            return Err(StoreError::Io {
+                path,
+                source: not_a_directory(),
+            });
         }
         let holder = Holder::for_path(&path);
         Ok(Self { path, holder })

@@ -1050,9 +1050,9 @@ fn a_file_where_the_directory_should_be_is_an_error_naming_it() {
     std::fs::write(&path, b"not a directory").expect("a file");
     match Store::new(&path) {
         Err(error @ StoreError::Io { .. }) => {
-            assert!(
-                error.to_string().contains(&path.display().to_string()),
-                "{error}"
+            assert_eq!(
+                error.to_string(),
+                format!("store '{}': not a directory", path.display())
             );
         }
         other => panic!("expected Io, got {other:?}"),
