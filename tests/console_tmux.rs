@@ -1,7 +1,12 @@
 //! End-to-end: the console in a real tmux copies a new private key over OSC 52, plain to a tmux
 //! with `set-clipboard on` and through passthrough from a nested tmux, and the clipboard asks a
-//! real tmux for its options and paste buffers.
+//! real tmux for its options and paste buffers. A whole session in the console (create, copy,
+//! save, import) leaves no private key in the store or in the console's log.
 
+#[path = "support/secrets.rs"]
+mod secrets;
+
+use std::collections::HashSet;
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
@@ -13,6 +18,8 @@ use adbkeys::tui::clipboard::{
 };
 use serde_json::Value;
 use tempfile::TempDir;
+
+use secrets::{files_holding, secret_windows};
 
 const TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -212,11 +219,23 @@ fn quoted(path: &Path) -> String {
 /// The console as an operator on a jump host runs it: over SSH, without a display, with
 /// everything it writes inside `home`.
 fn console_command(home: &Path) -> String {
+    console_command_logging(home, home, "")
+}
+
+/// [`console_command`] with its log directory (`XDG_STATE_HOME`) at `state` and, unless
+/// `level` is empty, its log level (`ADBKEYS_LOG`) set to `level`.
+fn console_command_logging(home: &Path, state: &Path, level: &str) -> String {
+    let log = if level.is_empty() {
+        String::new()
+    } else {
+        format!("ADBKEYS_LOG={level} ")
+    };
     format!(
         "env -u DISPLAY -u WAYLAND_DISPLAY -u SSH_TTY -u ADBKEYS_CLIPBOARD -u ADBKEYS_TENANT \
-         SSH_CONNECTION='1 2 3 4' HOME={home} XDG_STATE_HOME={home} XDG_DATA_HOME={home} \
-         XDG_CONFIG_HOME={home} ADBKEYS_STORE={store} {bin}",
+         SSH_CONNECTION='1 2 3 4' HOME={home} XDG_STATE_HOME={state} XDG_DATA_HOME={home} \
+         XDG_CONFIG_HOME={home} ADBKEYS_STORE={store} {log}{bin}",
         home = quoted(home),
+        state = quoted(state),
         store = quoted(&home.join("store")),
         bin = quoted(Path::new(env!("CARGO_BIN_EXE_adbkeys"))),
     )
@@ -235,6 +254,83 @@ fn create_and_copy(console: &TmuxServer, name: &str) {
         screen.contains("BEGIN PRIVATE KEY")
     });
     console.keys(&["c"]);
+}
+
+/// The last 40 characters of a typed path: what a form's field shows of it however long it is
+/// (the field scrolls to keep the end, where the caret is, in view).
+fn tail(path: &str) -> &str {
+    let start = path
+        .char_indices()
+        .rev()
+        .nth(39)
+        .map_or(0, |(index, _)| index);
+    &path[start..]
+}
+
+/// Polls until the program in `console`'s pane has ended (its pane stays, with
+/// `remain-on-exit on`).
+fn wait_for_exit(console: &TmuxServer) {
+    let deadline = Instant::now() + TIMEOUT;
+    while console
+        .checked(&["display-message", "-p", "#{pane_dead}"])
+        .trim()
+        != "1"
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the console did not quit:\n{}",
+            console.screen()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Saves the private key in the open reveal with `s`, to `path` typed over the prompt's
+/// default, and waits until the console says it saved it and the prompt has closed.
+fn save_from_reveal(console: &TmuxServer, path: &Path) {
+    console.keys(&["s"]);
+    console.wait_for_screen("the prompt for the path of the private key", |screen| {
+        screen.contains("Save the private key")
+    });
+    console.keys(&["C-u"]);
+    console.wait_for_screen("C-u to empty the prompt", |screen| {
+        screen.contains("and '.pub'")
+    });
+    let path = path.to_str().expect("a UTF-8 temp path");
+    console.type_text(path);
+    console.wait_for_screen("the typed path in the prompt", |screen| {
+        screen.contains(tail(path))
+    });
+    console.keys(&["Enter"]);
+    console.wait_for_screen("the private key to be saved", |screen| {
+        screen.contains("saved the private key to") && !screen.contains("Save the private key")
+    });
+}
+
+/// Imports the key file at `path` as the key pair `name` through the import form (`i`: the
+/// name, Enter, the path, Enter), and waits until the console says it imported it and the
+/// form has closed.
+fn import_file(console: &TmuxServer, name: &str, path: &Path) {
+    console.keys(&["i"]);
+    console.wait_for_screen("the import form", |screen| {
+        screen.contains("Import a public key")
+    });
+    console.type_text(name);
+    console.wait_for_screen("the name in the import form", |screen| {
+        screen.contains(name)
+    });
+    console.keys(&["Enter"]);
+    let path = path.to_str().expect("a UTF-8 path");
+    console.type_text(path);
+    console.wait_for_screen("the key file's path in the import form", |screen| {
+        screen.contains(tail(path))
+    });
+    console.keys(&["Enter"]);
+    console.wait_for_screen("the import to finish", |screen| {
+        screen.contains(&format!("'{name}'"))
+            && screen.contains("imported")
+            && !screen.contains("Import a public key")
+    });
 }
 
 /// Polls `server`'s paste buffers until one holds a private key PEM.
@@ -370,19 +466,7 @@ fn console_copies_a_new_private_key_into_a_tmux_with_set_clipboard_on() {
         !screen.contains("PRIVATE KEY")
     });
     console.keys(&["q"]);
-    let deadline = Instant::now() + TIMEOUT;
-    while console
-        .checked(&["display-message", "-p", "#{pane_dead}"])
-        .trim()
-        != "1"
-    {
-        assert!(
-            Instant::now() < deadline,
-            "the console did not quit:\n{}",
-            console.screen()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_for_exit(&console);
     let left = console.buffers_with_private_keys();
     assert!(
         left.is_empty(),
@@ -441,6 +525,101 @@ fn console_in_a_nested_tmux_reaches_the_outer_buffer_through_passthrough() {
     assert!(
         kept.is_empty(),
         "the inner tmux kept the key in buffers {kept:?}"
+    );
+}
+
+/// A whole session in the console, logging at trace level: create a key pair, copy its private
+/// key and save it from the reveal, import a private key file; then no file under the store or
+/// the log directory holds any piece of any of those keys. The log directory is apart from the
+/// store and from where the key was saved, so each is hunted alone.
+#[test]
+fn a_console_session_leaves_no_private_key_in_the_store_or_the_log() {
+    require_tmux_with_passthrough();
+    let dir = TempDir::new().expect("a temp dir");
+    let home = dir.path().join("home");
+    let state = dir.path().join("state");
+    let saved = dir.path().join("saved");
+    for directory in [&home, &state, &saved] {
+        std::fs::create_dir(directory).expect("the temp dir takes a directory");
+    }
+    let store = home.join("store");
+    let saved_key = saved.join("adbkey");
+    let case_key = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/cases/adbkey");
+    let created = "e2e_tmux-secrets";
+    let imported = "e2e_tmux-imported";
+
+    let console = TmuxServer::start(
+        dir.path(),
+        "secrets",
+        "set -s set-clipboard on\nset -g status off\nset -g remain-on-exit on\n",
+        &console_command_logging(&home, &state, "trace"),
+    );
+    create_and_copy(&console, created);
+    let copied = wait_for_pem_buffer(&console, &console);
+    save_from_reveal(&console, &saved_key);
+
+    // Esc and q sent together would read as Alt-q: wait for the reveal to close first.
+    console.keys(&["Escape"]);
+    console.wait_for_screen("the reveal to close", |screen| {
+        !screen.contains("PRIVATE KEY")
+    });
+    import_file(&console, imported, &case_key);
+    console.keys(&["q"]);
+    wait_for_exit(&console);
+
+    let saved_pem = std::fs::read_to_string(&saved_key).expect("the console saved the key");
+    assert_eq!(saved_pem, copied, "the saved key is the one copied");
+
+    let mut secrets = HashSet::new();
+    secret_windows(&copied, &mut secrets);
+    secret_windows(&saved_pem, &mut secrets);
+    secret_windows(
+        &std::fs::read_to_string(&case_key).expect("the case key"),
+        &mut secrets,
+    );
+
+    // The hunt is meaningful: it finds the key where it was knowingly written, and the log it
+    // searches was written at trace level.
+    assert_eq!(
+        files_holding(&saved, &secrets),
+        [saved_key.display().to_string()],
+        "the hunt finds the saved key, and only it (not its .pub)"
+    );
+    let log = state.join("adbkeys/console.log");
+    let log_text = std::fs::read_to_string(&log)
+        .unwrap_or_else(|error| panic!("the console writes its log to {}: {error}", log.display()));
+    assert!(
+        log_text.contains(" TRACE "),
+        "the console's log {} ({} bytes) has no trace-level line",
+        log.display(),
+        log_text.len()
+    );
+
+    assert_eq!(
+        files_holding(&store, &secrets),
+        Vec::<String>::new(),
+        "a private key was found in the store"
+    );
+    assert_eq!(
+        files_holding(&state, &secrets),
+        Vec::<String>::new(),
+        "a private key was found in the log directory"
+    );
+
+    // Only now, so that the hunt saw the store as the console left it: the store does hold
+    // both key pairs.
+    let listing = adbkeys_json(&home, &["list"]);
+    let mut names: Vec<&str> = listing["Data"]
+        .as_array()
+        .expect("list --json has a Data array")
+        .iter()
+        .filter_map(|entry| entry["KeyPairName"].as_str())
+        .collect();
+    names.sort_unstable();
+    assert_eq!(
+        names,
+        [imported, created],
+        "the store holds both key pairs: {listing}"
     );
 }
 

@@ -6,6 +6,8 @@
 
 #[path = "resilience/properties.rs"]
 mod properties;
+#[path = "support/secrets.rs"]
+mod secrets;
 
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader, Read};
@@ -24,6 +26,8 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use chrono::{TimeZone, Utc};
 use tempfile::TempDir;
 use zeroize::Zeroizing;
+
+use secrets::{files_holding, secret_windows};
 
 // Shared helpers.
 
@@ -692,50 +696,7 @@ fn twenty_rounds_of_creating_500_real_key_pairs_keep_the_store_bounded() {
     assert_consistent(&store);
 }
 
-// Secrets.
-
-/// Every 16-byte window of `secret`.
-fn windows(secret: &[u8], into: &mut HashSet<Vec<u8>>) {
-    for window in secret.windows(16) {
-        into.insert(window.to_vec());
-    }
-}
-
-/// The parts of a private key PEM worth hunting for: the private exponent and the primes as
-/// bytes, and the PEM's base64 body as text, each as 16-byte windows.
-fn secret_windows(pem: &str, into: &mut HashSet<Vec<u8>>) {
-    use rsa::traits::PrivateKeyParts;
-
-    let key = adbkeys::keys::private_pem::parse_private_pem(pem.as_bytes()).expect("the PEM");
-    windows(&key.d().to_be_bytes(), into);
-    for prime in key.primes() {
-        windows(&prime.to_be_bytes(), into);
-    }
-    let body: String = pem
-        .lines()
-        .filter(|line| !line.starts_with("-----"))
-        .collect();
-    windows(body.as_bytes(), into);
-}
-
-/// Files under `root` holding any of the windows.
-fn files_holding(root: &Path, secrets: &HashSet<Vec<u8>>) -> Vec<String> {
-    let mut found = Vec::new();
-    let mut pending = vec![root.to_path_buf()];
-    while let Some(path) = pending.pop() {
-        if path.is_dir() {
-            for entry in std::fs::read_dir(&path).expect("read dir") {
-                pending.push(entry.expect("an entry").path());
-            }
-            continue;
-        }
-        let bytes = std::fs::read(&path).expect("read a file");
-        if bytes.windows(16).any(|window| secrets.contains(window)) {
-            found.push(path.display().to_string());
-        }
-    }
-    found
-}
+// Secrets (the hunt itself is in support/secrets.rs, shared with tests/console_tmux.rs).
 
 fn adbkeys_command(store: &Path, state: &Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_adbkeys"));
