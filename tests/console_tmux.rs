@@ -594,6 +594,15 @@ fn a_console_session_leaves_no_private_key_in_the_store_or_the_log() {
         log.display(),
         log_text.len()
     );
+    for done in [
+        "created kp-".to_owned(),
+        format!("'{created}' tenant=default"),
+        "imported kp-".to_owned(),
+        format!("'{imported}' tenant=default"),
+        format!("saved the private key to '{}'", saved_key.display()),
+    ] {
+        assert!(log_text.contains(&done), "the log does not say '{done}'");
+    }
 
     assert_eq!(
         files_holding(&store, &secrets),

@@ -554,9 +554,13 @@ impl App {
         render::table_rows(Rect::new(0, 0, self.width, self.height), status_rows)
     }
 
+    /// Shows a result in the status line and logs it with the tenant, so that the log keeps a
+    /// record of what was done. No message carries key material.
     fn info(&mut self, text: impl Into<String>) {
+        let text = text.into();
+        tracing::info!(target: "adbkeys::tui", tenant = %self.tenant, "{text}");
         self.toast = Some(Toast {
-            text: text.into(),
+            text,
             error: false,
             until: self.now + INFO_TOAST,
         });
