@@ -178,6 +178,36 @@ impl Drive {
         jobs
     }
 
+    /// Takes the jobs asked for since the last call and gives the last of them, which must be
+    /// a `kind` job (as [`Job::name`] names it).
+    #[track_caller]
+    fn take_last_job(&mut self, kind: &str) -> Job {
+        match self.take_jobs().pop() {
+            Some(job) if job.name() == kind => job,
+            other => panic!("expected a {kind} job last, got {other:?}"),
+        }
+    }
+
+    /// Runs `job` against the real `service` and hands the console its result.
+    fn perform(&mut self, service: &KeyPairService, job: Job) {
+        self.send(AppEvent::Done(jobs::perform(service, job)));
+    }
+
+    /// Runs the last job asked for, which must be a `kind` job, against the real `service` and
+    /// hands the console its result.
+    #[track_caller]
+    fn perform_last_job(&mut self, kind: &str, service: &KeyPairService) {
+        let job = self.take_last_job(kind);
+        self.perform(service, job);
+    }
+
+    /// Replaces the text of the open path prompt with `path` and presses Enter.
+    fn submit_path(&mut self, path: &Path) {
+        self.ctrl('u');
+        self.type_text(&path.display().to_string());
+        self.key(KeyCode::Enter);
+    }
+
     /// Answers the pending list request(s) with `items`.
     fn answer_list(&mut self, items: Vec<KeyPairDetail>) {
         let requests: Vec<(String, u64)> = self
@@ -557,6 +587,24 @@ fn cases() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/cases")
 }
 
+/// The MD5 fingerprint of the cases' adbkey.pub (and so of adbkey), as their README gives it.
+const CASE_MD5: &str = "10:57:97:18:C7:7C:68:7E:70:97:99:32:E8:42:1A:5A";
+
+/// The MD5 fingerprint of the key pair that an import job's `result` stored in `service`;
+/// panics unless the import succeeded.
+#[track_caller]
+fn imported_fingerprint(result: JobResult, service: &KeyPairService) -> String {
+    match result {
+        JobResult::Imported(Ok(summary)) => {
+            service
+                .show_key_pair("default", &summary.key_pair_id)
+                .expect("stored")
+                .fingerprint_md5
+        }
+        other => panic!("expected a successful import, got {other:?}"),
+    }
+}
+
 #[test]
 fn moving_through_the_list() {
     let items = phones(100);
@@ -929,19 +977,13 @@ fn saving_writes_the_pair_and_overwrites_only_when_confirmed() {
         Some(Dialog::Path(prompt)) => assert_eq!(prompt.input.value(), "./new-phone.adb_key"),
         other => panic!("{other:?}"),
     }
-    drive.ctrl('u');
-    drive.type_text(&target.display().to_string());
-    drive.key(KeyCode::Enter);
-    let job = match drive.take_jobs().pop() {
-        Some(
-            job @ Job::SavePrivateKey {
-                overwrite: false, ..
-            },
-        ) => job,
-        other => panic!("{other:?}"),
+    drive.submit_path(&target);
+    let job = drive.take_last_job("save");
+    let Job::SavePrivateKey { overwrite, .. } = &job else {
+        unreachable!("take_last_job gives a save")
     };
-    let result = jobs::perform(&service, job);
-    drive.send(AppEvent::Done(result));
+    assert!(!overwrite, "{job:?}");
+    drive.perform(&service, job);
 
     assert_eq!(
         std::fs::read_to_string(&target).expect("saved"),
@@ -959,12 +1001,7 @@ fn saving_writes_the_pair_and_overwrites_only_when_confirmed() {
     assert!(matches!(drive.top(), Some(Dialog::Reveal(reveal)) if reveal.secured));
 
     // Again: the file exists, so a question with Cancel focused.
-    drive.ch('s');
-    drive.ctrl('u');
-    drive.type_text(&target.display().to_string());
-    drive.key(KeyCode::Enter);
-    let job = drive.take_jobs().pop().expect("save job");
-    drive.send(AppEvent::Done(jobs::perform(&service, job)));
+    save_through_the_prompt(&mut drive, &service, &target);
     assert!(matches!(
         drive.top(),
         Some(Dialog::Confirm(confirm))
@@ -979,8 +1016,7 @@ fn saving_writes_the_pair_and_overwrites_only_when_confirmed() {
     assert!(matches!(drive.top(), Some(Dialog::Path(prompt)) if prompt.error.is_some()));
 
     drive.key(KeyCode::Enter);
-    let job = drive.take_jobs().pop().expect("save job");
-    drive.send(AppEvent::Done(jobs::perform(&service, job)));
+    drive.perform_last_job("save", &service);
     drive.key(KeyCode::Tab);
     drive.key(KeyCode::Enter);
     match drive.take_jobs().as_slice() {
@@ -996,16 +1032,11 @@ fn saving_writes_the_pair_and_overwrites_only_when_confirmed() {
 }
 
 /// Saves the revealed key to `path` through the prompt and runs the write for real.
+#[track_caller]
 fn save_through_the_prompt(drive: &mut Drive, service: &KeyPairService, path: &Path) {
     drive.ch('s');
-    drive.ctrl('u');
-    drive.type_text(&path.display().to_string());
-    drive.key(KeyCode::Enter);
-    let job = match drive.take_jobs().pop() {
-        Some(job @ Job::SavePrivateKey { .. }) => job,
-        other => panic!("{other:?}"),
-    };
-    drive.send(AppEvent::Done(jobs::perform(service, job)));
+    drive.submit_path(path);
+    drive.perform_last_job("save", service);
 }
 
 #[test]
@@ -1791,6 +1822,13 @@ mod with_service {
             }
         }
 
+        /// Replaces the text of the open path prompt with `path` and presses Enter.
+        fn submit_path(&mut self, path: &Path) {
+            self.send(ctrl('u'));
+            self.keys(&path.display().to_string());
+            self.send(press(KeyCode::Enter));
+        }
+
         /// Handles background results until `done` holds (at most 60 s: a key generation on a
         /// machine busy with other work can take several seconds).
         async fn settle(&mut self, done: impl Fn(&App) -> bool) {
@@ -1863,10 +1901,8 @@ mod with_service {
 
         // Save beside it: mode 0600 and the .pub line.
         live.keys("s");
-        live.send(ctrl('u'));
         let saved = live.dir.join("door.adbkey");
-        live.keys(&saved.display().to_string());
-        live.send(press(KeyCode::Enter));
+        live.submit_path(&saved);
         live.settle(no_dialog_busy).await;
         assert_eq!(std::fs::read(&saved).expect("saved"), pem);
         let public_file =
@@ -1901,10 +1937,7 @@ mod with_service {
             .iter()
             .find(|item| item.key_pair_name == "laptop")
             .expect("imported");
-        assert_eq!(
-            laptop.fingerprint_md5,
-            "10:57:97:18:C7:7C:68:7E:70:97:99:32:E8:42:1A:5A"
-        );
+        assert_eq!(laptop.fingerprint_md5, CASE_MD5);
 
         live.keys("i");
         live.keys("laptop-again");
@@ -1924,10 +1957,8 @@ mod with_service {
         // Export the tenant's adb_keys.
         live.settle(|app| app.items.len() == 2).await;
         live.keys("e");
-        live.send(ctrl('u'));
         let exported = live.dir.join("adb_keys");
-        live.keys(&exported.display().to_string());
-        live.send(press(KeyCode::Enter));
+        live.submit_path(&exported);
         live.settle(|app| app.dialogs.is_empty()).await;
         let expected = live
             .service
@@ -2060,11 +2091,7 @@ fn import_pasted(
     let screen = screen_of(&drive.app, 80, 24);
 
     drive.key(KeyCode::Enter);
-    let job = match drive.take_jobs().pop() {
-        Some(job @ Job::Import { .. }) => job,
-        other => panic!("{other:?}"),
-    };
-    let result = jobs::perform(&service, job);
+    let result = jobs::perform(&service, drive.take_last_job("import"));
     (screen, result, service, dir)
 }
 
@@ -2077,18 +2104,7 @@ fn a_paste_with_cr_line_breaks_imports_a_private_key_or_a_wrapped_public_key() {
         screen.contains("pasted a private key PEM (28 lines)"),
         "{screen}"
     );
-    match result {
-        JobResult::Imported(Ok(summary)) => {
-            let detail = service
-                .show_key_pair("default", &summary.key_pair_id)
-                .expect("stored");
-            assert_eq!(
-                detail.fingerprint_md5,
-                "10:57:97:18:C7:7C:68:7E:70:97:99:32:E8:42:1A:5A"
-            );
-        }
-        other => panic!("{other:?}"),
-    }
+    assert_eq!(imported_fingerprint(result, &service), CASE_MD5);
 
     let public = std::fs::read_to_string(cases().join("adbkey.pub")).expect("case");
     let (base64, comment) = public.split_once(' ').expect("a comment");
@@ -2100,18 +2116,7 @@ fn a_paste_with_cr_line_breaks_imports_a_private_key_or_a_wrapped_public_key() {
     let text = format!("{} {comment}\r", wrapped.join("\r"));
     let (screen, result, service, _dir) = import_pasted("wrapped", text);
     assert!(screen.contains("pasted (10 lines)"), "{screen}");
-    match result {
-        JobResult::Imported(Ok(summary)) => {
-            let detail = service
-                .show_key_pair("default", &summary.key_pair_id)
-                .expect("stored");
-            assert_eq!(
-                detail.fingerprint_md5,
-                "10:57:97:18:C7:7C:68:7E:70:97:99:32:E8:42:1A:5A"
-            );
-        }
-        other => panic!("{other:?}"),
-    }
+    assert_eq!(imported_fingerprint(result, &service), CASE_MD5);
 }
 
 #[test]
@@ -2123,15 +2128,7 @@ fn a_saved_pair_is_byte_for_byte_what_adb_keygen_writes() {
     let line = std::str::from_utf8(&public).expect("text");
 
     let mut drive = reveal_drive_with(Zeroizing::new(pem.clone()), line);
-    drive.ch('s');
-    drive.ctrl('u');
-    drive.type_text(&target.display().to_string());
-    drive.key(KeyCode::Enter);
-    let job = match drive.take_jobs().pop() {
-        Some(job @ Job::SavePrivateKey { .. }) => job,
-        other => panic!("{other:?}"),
-    };
-    drive.send(AppEvent::Done(jobs::perform(&service, job)));
+    save_through_the_prompt(&mut drive, &service, &target);
 
     // `adb keygen` writes the .pub line without a final newline; the CLI's `create --output`
     // does the same.
@@ -2150,17 +2147,12 @@ fn an_error_names_its_operation_once() {
     drive.key(KeyCode::Delete);
     drive.key(KeyCode::Right);
     drive.key(KeyCode::Enter);
-    let (job, id) = match drive.take_jobs().pop() {
-        Some(job @ Job::Delete { .. }) => {
-            let Job::Delete { key_pair_ids, .. } = &job else {
-                unreachable!("matched above")
-            };
-            let id = key_pair_ids[0].clone();
-            (job, id)
-        }
-        other => panic!("{other:?}"),
+    let job = drive.take_last_job("delete");
+    let Job::Delete { key_pair_ids, .. } = &job else {
+        unreachable!("take_last_job gives a delete")
     };
-    drive.send(AppEvent::Done(jobs::perform(&service, job)));
+    let id = key_pair_ids[0].clone();
+    drive.perform(&service, job);
 
     let toast = drive.app.toast.as_ref().expect("an error toast");
     assert!(toast.error);
