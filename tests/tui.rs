@@ -10,7 +10,9 @@ use adbkeys::service::{CreatedKeyPair, KeyPairDetail, KeyPairService, TenantSumm
 use adbkeys::store::Store;
 use adbkeys::tui::app::{App, AppOptions, GenerationPhase};
 use adbkeys::tui::clipboard::CopyOutcome;
-use adbkeys::tui::dialogs::{Confirmable, Dialog, ImportField, PendingKey};
+use adbkeys::tui::dialogs::{
+    Confirm, Confirmable, CreateForm, Dialog, ImportField, ImportForm, PathPrompt, PendingKey,
+};
 use adbkeys::tui::event::{
     AppEvent, Effect, ImportSource, Job, JobResult, NewKeyPair, WriteOutcome,
 };
@@ -238,6 +240,42 @@ impl Drive {
         self.app.dialogs.last()
     }
 
+    /// The creation form, which must be the dialog on top.
+    #[track_caller]
+    fn create_form(&self) -> &CreateForm {
+        match self.top() {
+            Some(Dialog::Create(form)) => form,
+            other => panic!("expected the creation form on top, got {other:?}"),
+        }
+    }
+
+    /// The import form, which must be the dialog on top.
+    #[track_caller]
+    fn import_form(&self) -> &ImportForm {
+        match self.top() {
+            Some(Dialog::Import(form)) => form,
+            other => panic!("expected the import form on top, got {other:?}"),
+        }
+    }
+
+    /// The path prompt, which must be the dialog on top.
+    #[track_caller]
+    fn path_prompt(&self) -> &PathPrompt {
+        match self.top() {
+            Some(Dialog::Path(prompt)) => prompt,
+            other => panic!("expected a path prompt on top, got {other:?}"),
+        }
+    }
+
+    /// The confirmation question, which must be the dialog on top.
+    #[track_caller]
+    fn confirmation(&self) -> &Confirm {
+        match self.top() {
+            Some(Dialog::Confirm(confirm)) => confirm,
+            other => panic!("expected a confirmation on top, got {other:?}"),
+        }
+    }
+
     /// The sample key pairs at 80x24, the set-up most tests start from.
     fn sample() -> Self {
         Self::with_items(80, 24, sample_items())
@@ -391,10 +429,7 @@ fn snapshot_create_form_duplicate_and_key_ready() {
     let mut drive = Drive::sample();
     drive.ch('n');
     drive.type_text("qa-lab");
-    let generation = match drive.top() {
-        Some(Dialog::Create(form)) => form.generation,
-        other => panic!("expected the creation form, got {other:?}"),
-    };
+    let generation = drive.create_form().generation;
     drive.answer_generated(generation);
     snapshot_both("create_form_duplicate", &mut drive);
 }
@@ -828,10 +863,11 @@ fn the_name_is_checked_as_it_is_typed() {
     let mut drive = Drive::sample();
     drive.ch('n');
     drive.type_text("1phone");
-    let problem = match drive.top() {
-        Some(Dialog::Create(form)) => form.problem.clone().expect("a leading digit is refused"),
-        other => panic!("{other:?}"),
-    };
+    let problem = drive
+        .create_form()
+        .problem
+        .clone()
+        .expect("a leading digit is refused");
     assert_eq!(problem.position, Some(1));
     assert!(
         problem.message.contains("character 1"),
@@ -845,10 +881,11 @@ fn the_name_is_checked_as_it_is_typed() {
 
     drive.key(KeyCode::End);
     drive.type_text(" x");
-    let problem = match drive.top() {
-        Some(Dialog::Create(form)) => form.problem.clone().expect("a space is refused"),
-        other => panic!("{other:?}"),
-    };
+    let problem = drive
+        .create_form()
+        .problem
+        .clone()
+        .expect("a space is refused");
     assert_eq!(
         problem.position,
         Some(6),
@@ -857,10 +894,11 @@ fn the_name_is_checked_as_it_is_typed() {
 
     drive.ctrl('u');
     drive.type_text("qa-lab");
-    let problem = match drive.top() {
-        Some(Dialog::Create(form)) => form.problem.clone().expect("a duplicate is refused"),
-        other => panic!("{other:?}"),
-    };
+    let problem = drive
+        .create_form()
+        .problem
+        .clone()
+        .expect("a duplicate is refused");
     assert!(problem.message.contains("'qa-lab'"), "{}", problem.message);
 
     drive.key(KeyCode::Enter);
@@ -876,10 +914,7 @@ fn a_pasted_newline_never_submits_a_form() {
     let mut drive = Drive::sample();
     drive.ch('n');
     drive.send(AppEvent::Paste("pasted-name\n".to_owned()));
-    match drive.top() {
-        Some(Dialog::Create(form)) => assert_eq!(form.name.value(), "pasted-name"),
-        other => panic!("{other:?}"),
-    }
+    assert_eq!(drive.create_form().name.value(), "pasted-name");
     assert!(drive.app.generation.is_none());
 }
 
@@ -973,10 +1008,7 @@ fn saving_writes_the_pair_and_overwrites_only_when_confirmed() {
 
     let mut drive = reveal_drive();
     drive.ch('s');
-    match drive.top() {
-        Some(Dialog::Path(prompt)) => assert_eq!(prompt.input.value(), "./new-phone.adb_key"),
-        other => panic!("{other:?}"),
-    }
+    assert_eq!(drive.path_prompt().input.value(), "./new-phone.adb_key");
     drive.submit_path(&target);
     let job = drive.take_last_job("save");
     let Job::SavePrivateKey { overwrite, .. } = &job else {
@@ -1049,13 +1081,10 @@ fn the_overwrite_question_names_the_pub_file_it_would_overwrite() {
     let mut drive = reveal_drive();
     save_through_the_prompt(&mut drive, &service, &target);
     save_through_the_prompt(&mut drive, &service, &target);
-    match drive.top() {
-        Some(Dialog::Confirm(confirm)) => assert_eq!(
-            confirm.action.existing_files(),
-            [target.as_path(), public.as_path()]
-        ),
-        other => panic!("{other:?}"),
-    }
+    assert_eq!(
+        drive.confirmation().action.existing_files(),
+        [target.as_path(), public.as_path()]
+    );
     let screen = drive.screen(120, 40);
     assert!(screen.contains("new-phone.adb_key' and"), "{screen}");
     assert!(screen.contains("new-phone.adb_key.pub' exist"), "{screen}");
@@ -1065,12 +1094,10 @@ fn the_overwrite_question_names_the_pub_file_it_would_overwrite() {
     // Only the .pub exists: the question names it, not the free private key path.
     std::fs::remove_file(&target).expect("remove");
     save_through_the_prompt(&mut drive, &service, &target);
-    match drive.top() {
-        Some(Dialog::Confirm(confirm)) => {
-            assert_eq!(confirm.action.existing_files(), [public.as_path()]);
-        }
-        other => panic!("{other:?}"),
-    }
+    assert_eq!(
+        drive.confirmation().action.existing_files(),
+        [public.as_path()]
+    );
     assert!(
         drive
             .screen(120, 40)
@@ -1102,15 +1129,12 @@ fn saving_to_a_directory_is_refused_without_writing() {
     let mut drive = reveal_drive();
     for typed in [keys.clone(), dir.path().join("missing/")] {
         save_through_the_prompt(&mut drive, &service, &typed);
-        match drive.top() {
-            Some(Dialog::Path(prompt)) => {
-                let error = prompt.error.as_deref().expect("refused in the prompt");
-                assert!(error.contains("directory"), "{error}");
-                assert!(error.contains(&format!("'{}'", typed.display())), "{error}");
-                assert!(!prompt.busy);
-            }
-            other => panic!("refused without a question, got {other:?}"),
-        }
+        // Refused in the prompt, without a question.
+        let prompt = drive.path_prompt();
+        let error = prompt.error.as_deref().expect("refused in the prompt");
+        assert!(error.contains("directory"), "{error}");
+        assert!(error.contains(&format!("'{}'", typed.display())), "{error}");
+        assert!(!prompt.busy);
         drive.key(KeyCode::Esc);
     }
     let entries: Vec<_> = std::fs::read_dir(&keys).expect("list").collect();
@@ -1131,17 +1155,13 @@ fn delete_names_the_marked_key_pairs_and_cancel_is_the_default() {
     drive.ch('j');
     assert_eq!(drive.app.marked.len(), 2);
     drive.ch('d');
-    match drive.top() {
-        Some(Dialog::Confirm(confirm)) => {
-            assert!(!confirm.confirm_focused);
-            let Confirmable::Delete { targets, .. } = &confirm.action else {
-                panic!("{:?}", confirm.action)
-            };
-            let names: Vec<&str> = targets.iter().map(|(_, name)| name.as_str()).collect();
-            assert_eq!(names, ["build-farm-01", "生产环境密钥"]);
-        }
-        other => panic!("{other:?}"),
-    }
+    let confirm = drive.confirmation();
+    assert!(!confirm.confirm_focused);
+    let Confirmable::Delete { targets, .. } = &confirm.action else {
+        panic!("{:?}", confirm.action)
+    };
+    let names: Vec<&str> = targets.iter().map(|(_, name)| name.as_str()).collect();
+    assert_eq!(names, ["build-farm-01", "生产环境密钥"]);
     assert!(drive.screen(80, 24).contains("生产环境密钥"));
 
     drive.key(KeyCode::Enter);
@@ -1433,14 +1453,10 @@ fn typing_after_a_paste_goes_to_the_field_with_the_focus() {
     drive.type_text("lap");
     drive.send(AppEvent::Paste(public.clone()));
     drive.type_text("top");
-    match drive.top() {
-        Some(Dialog::Import(form)) => {
-            assert_eq!(form.focus, ImportField::Name);
-            assert_eq!(form.name.value(), "laptop");
-            assert!(form.pasted.is_some(), "the key is in the key field");
-        }
-        other => panic!("{other:?}"),
-    }
+    let form = drive.import_form();
+    assert_eq!(form.focus, ImportField::Name);
+    assert_eq!(form.name.value(), "laptop");
+    assert!(form.pasted.is_some(), "the key is in the key field");
     assert!(
         drive.screen(80, 24).contains("> laptop"),
         "the focus marker stays on the name"
@@ -1467,14 +1483,10 @@ fn typing_after_a_paste_goes_to_the_field_with_the_focus() {
     drive.key(KeyCode::Enter);
     drive.send(AppEvent::Paste("/home/op/.android/adbkey".to_owned()));
     drive.type_text(".pub");
-    match drive.top() {
-        Some(Dialog::Import(form)) => {
-            assert_eq!(form.focus, ImportField::Key);
-            assert!(form.pasted.is_none(), "a short line is a path, not a key");
-            assert_eq!(form.path.value(), "/home/op/.android/adbkey.pub");
-        }
-        other => panic!("{other:?}"),
-    }
+    let form = drive.import_form();
+    assert_eq!(form.focus, ImportField::Key);
+    assert!(form.pasted.is_none(), "a short line is a path, not a key");
+    assert_eq!(form.path.value(), "/home/op/.android/adbkey.pub");
 }
 
 #[test]
@@ -1643,10 +1655,7 @@ fn y_copies_the_public_key_line_and_export_asks_for_a_path() {
     }
 
     drive.ch('e');
-    match drive.top() {
-        Some(Dialog::Path(prompt)) => assert_eq!(prompt.input.value(), "./adb_keys"),
-        other => panic!("{other:?}"),
-    }
+    assert_eq!(drive.path_prompt().input.value(), "./adb_keys");
     drive.key(KeyCode::Enter);
     match drive.take_jobs().as_slice() {
         [
