@@ -210,6 +210,86 @@ impl Drive {
         self.key(KeyCode::Enter);
     }
 
+    /// The tenant and request number of the one job asked for since the last call, which must
+    /// be a list request.
+    #[track_caller]
+    fn take_list_request(&mut self) -> (String, u64) {
+        match self.take_jobs().as_slice() {
+            [Job::List { tenant, request }] => (tenant.clone(), *request),
+            other => panic!("expected one list request, got {other:?}"),
+        }
+    }
+
+    /// The name and the pasted text of the one job asked for since the last call, which must
+    /// be an import of a pasted key.
+    #[track_caller]
+    fn take_pasted_import(&mut self) -> (String, String) {
+        match self.take_jobs().as_slice() {
+            [
+                Job::Import {
+                    name,
+                    source: ImportSource::Pasted(text),
+                    ..
+                },
+            ] => (name.clone(), text.expose().to_owned()),
+            other => panic!("expected one import of a pasted key, got {other:?}"),
+        }
+    }
+
+    /// How many clears of a copied key were asked for since the last call (the other effects
+    /// are dropped).
+    fn take_clears(&mut self) -> usize {
+        self.take_effects()
+            .iter()
+            .filter(|effect| matches!(effect, Effect::ClearSecret(_)))
+            .count()
+    }
+
+    /// Marks the first two rows (Space, j, Space, j), leaving the cursor on the third.
+    fn mark_the_first_two_rows(&mut self) {
+        for character in [' ', 'j', ' ', 'j'] {
+            self.ch(character);
+        }
+    }
+
+    /// Asks to delete with the Delete key and confirms (Right to the Delete button, Enter).
+    fn delete_confirmed(&mut self) {
+        self.key(KeyCode::Delete);
+        self.key(KeyCode::Right);
+        self.key(KeyCode::Enter);
+    }
+
+    /// Copies the revealed private key (`c`) and answers the copy: `delivered` or not, with
+    /// `message`.
+    fn copy_private_key(&mut self, delivered: bool, message: &str) {
+        self.ch('c');
+        self.take_effects();
+        self.answer_copy(delivered, message, None, true);
+    }
+
+    /// The phase of the key generation under way, if one is.
+    fn generation_phase(&self) -> Option<GenerationPhase> {
+        self.app
+            .generation
+            .as_ref()
+            .map(|generation| generation.phase)
+    }
+
+    /// The name of the selected key pair, if a row is selected.
+    fn selected_name(&self) -> Option<&str> {
+        self.app
+            .selected_item()
+            .map(|item| item.key_pair_name.as_str())
+    }
+
+    /// Whether a message shows and holds `text`.
+    fn toast_holds(&self, text: &str) -> bool {
+        self.app
+            .toast
+            .as_ref()
+            .is_some_and(|toast| toast.text.contains(text))
+    }
+
     /// Answers the pending list request(s) with `items`.
     fn answer_list(&mut self, items: Vec<KeyPairDetail>) {
         let requests: Vec<(String, u64)> = self
@@ -399,10 +479,7 @@ fn snapshot_loading_before_the_first_list() {
 #[test]
 fn snapshot_marked_rows_and_filter() {
     let mut drive = Drive::sample();
-    drive.ch(' ');
-    drive.ch('j');
-    drive.ch(' ');
-    drive.ch('j');
+    drive.mark_the_first_two_rows();
     drive.ch('/');
     drive.type_text("e");
     snapshot_both("filter_typing", &mut drive);
@@ -461,7 +538,25 @@ fn reveal_drive_of(name: &str, pem: Zeroizing<String>, public_key_line: &str) ->
     drive.key(KeyCode::Enter);
     let generation = drive.app.generation.as_ref().expect("generation").id;
     drive.take_jobs();
-    drive.send(AppEvent::Done(JobResult::Created {
+    drive.send(AppEvent::Done(created(
+        generation,
+        name,
+        pem,
+        public_key_line,
+    )));
+    drive.take_jobs();
+    drive
+}
+
+/// The result of creation `generation`: key pair `kp-0000000000new001` named `name`, with this
+/// private key PEM and public key line.
+fn created(
+    generation: u64,
+    name: &str,
+    pem: Zeroizing<String>,
+    public_key_line: &str,
+) -> JobResult {
+    JobResult::Created {
         generation,
         result: Ok(NewKeyPair(CreatedKeyPair {
             key_pair_id: "kp-0000000000new001".to_owned(),
@@ -470,9 +565,7 @@ fn reveal_drive_of(name: &str, pem: Zeroizing<String>, public_key_line: &str) ->
             gmt_created: "2024-06-30 08:45:09.0".to_owned(),
             public_key_line: public_key_line.to_owned(),
         })),
-    }));
-    drive.take_jobs();
-    drive
+    }
 }
 
 #[test]
@@ -519,9 +612,7 @@ fn snapshot_save_prompt_and_overwrite_question() {
 #[test]
 fn snapshot_copied_countdown() {
     let mut drive = reveal_drive();
-    drive.ch('c');
-    drive.take_effects();
-    drive.answer_copy(true, "sent to the terminal via OSC 52", None, true);
+    drive.copy_private_key(true, "sent to the terminal via OSC 52");
     drive.key(KeyCode::Esc);
     drive.at(2.5);
     snapshot_both("copied_countdown", &mut drive);
@@ -573,10 +664,7 @@ fn snapshot_rename_form() {
 #[test]
 fn snapshot_delete_confirmation() {
     let mut drive = Drive::sample();
-    drive.ch(' ');
-    drive.ch('j');
-    drive.ch(' ');
-    drive.ch('j');
+    drive.mark_the_first_two_rows();
     drive.ch('d');
     snapshot_both("delete_confirmation", &mut drive);
 }
@@ -720,9 +808,7 @@ fn control_c_quits_from_a_dialog_and_clears_a_copied_key() {
 #[test]
 fn a_hangup_clears_the_copied_key_before_quitting() {
     let mut drive = reveal_drive();
-    drive.ch('c');
-    drive.take_effects();
-    drive.answer_copy(true, "sent", None, true);
+    drive.copy_private_key(true, "sent");
     drive.send(AppEvent::Shutdown);
     let effects = drive.take_effects();
     assert!(matches!(
@@ -764,14 +850,7 @@ fn create_uses_the_key_generated_while_typing() {
         drive.app.dialogs.is_empty(),
         "the form closes; the console stays usable"
     );
-    assert_eq!(
-        drive
-            .app
-            .generation
-            .as_ref()
-            .map(|generation| generation.phase),
-        Some(GenerationPhase::Storing)
-    );
+    assert_eq!(drive.generation_phase(), Some(GenerationPhase::Storing));
 }
 
 #[test]
@@ -785,14 +864,7 @@ fn create_waits_for_a_key_still_generating_and_esc_cancels_it() {
         drive.take_jobs().is_empty(),
         "nothing to store until the key exists"
     );
-    assert_eq!(
-        drive
-            .app
-            .generation
-            .as_ref()
-            .map(|generation| generation.phase),
-        Some(GenerationPhase::Generating)
-    );
+    assert_eq!(drive.generation_phase(), Some(GenerationPhase::Generating));
 
     // The list stays usable while the key is made.
     drive.ch('j');
@@ -950,13 +1022,7 @@ fn copying_the_private_key_counts_down_then_clears_it() {
         Some("tmux keeps it in a paste buffer"),
         true,
     );
-    assert!(
-        drive
-            .app
-            .toast
-            .as_ref()
-            .is_some_and(|toast| toast.text.contains("paste buffer"))
-    );
+    assert!(drive.toast_holds("paste buffer"));
 
     drive.key(KeyCode::Esc);
     assert!(
@@ -965,38 +1031,24 @@ fn copying_the_private_key_counts_down_then_clears_it() {
     );
 
     drive.at(29.0);
-    assert!(
-        !drive
-            .take_effects()
-            .iter()
-            .any(|effect| matches!(effect, Effect::ClearSecret(_)))
-    );
+    assert_eq!(drive.take_clears(), 0);
     assert!(drive.screen(80, 24).contains("clipboard clears in 1 s"));
     drive.at(30.1);
-    let cleared: Vec<Effect> = drive
-        .take_effects()
-        .into_iter()
-        .filter(|effect| matches!(effect, Effect::ClearSecret(_)))
-        .collect();
-    assert_eq!(cleared.len(), 1);
+    assert_eq!(drive.take_clears(), 1);
     assert!(drive.app.secret_deadline.is_none());
 }
 
 #[test]
 fn a_copy_that_reached_nothing_is_an_error_and_needs_the_question() {
     let mut drive = reveal_drive();
-    drive.ch('c');
-    drive.take_effects();
-    drive.answer_copy(false, "clipboard is off (--clipboard off)", None, true);
+    drive.copy_private_key(false, "clipboard is off (--clipboard off)");
     assert!(drive.app.toast.as_ref().is_some_and(|toast| toast.error));
     drive.key(KeyCode::Esc);
     assert!(matches!(drive.top(), Some(Dialog::Reveal(reveal)) if reveal.confirm_close));
     drive.send(AppEvent::Shutdown);
-    assert!(
-        !drive
-            .take_effects()
-            .iter()
-            .any(|effect| matches!(effect, Effect::ClearSecret(_))),
+    assert_eq!(
+        drive.take_clears(),
+        0,
         "nothing to clear when nothing was copied"
     );
 }
@@ -1149,10 +1201,7 @@ fn saving_to_a_directory_is_refused_without_writing() {
 #[test]
 fn delete_names_the_marked_key_pairs_and_cancel_is_the_default() {
     let mut drive = Drive::sample();
-    drive.ch(' ');
-    drive.ch('j');
-    drive.ch(' ');
-    drive.ch('j');
+    drive.mark_the_first_two_rows();
     assert_eq!(drive.app.marked.len(), 2);
     drive.ch('d');
     let confirm = drive.confirmation();
@@ -1168,9 +1217,7 @@ fn delete_names_the_marked_key_pairs_and_cancel_is_the_default() {
     assert!(drive.take_jobs().is_empty());
     assert!(drive.app.dialogs.is_empty());
 
-    drive.key(KeyCode::Delete);
-    drive.key(KeyCode::Right);
-    drive.key(KeyCode::Enter);
+    drive.delete_confirmed();
     match drive.take_jobs().as_slice() {
         [
             Job::Delete {
@@ -1224,22 +1271,13 @@ fn filter_narrows_by_name_id_or_fingerprint_and_esc_clears() {
     drive.ch('/');
     drive.type_text("生产");
     assert_eq!(drive.app.visible.len(), 1);
-    assert_eq!(
-        drive
-            .app
-            .selected_item()
-            .map(|item| item.key_pair_name.as_str()),
-        Some("生产环境密钥")
-    );
+    assert_eq!(drive.selected_name(), Some("生产环境密钥"));
     drive.key(KeyCode::Enter);
     assert!(!drive.app.filter_editing);
     drive.key(KeyCode::Esc);
     assert_eq!(drive.app.visible.len(), 5);
     assert_eq!(
-        drive
-            .app
-            .selected_item()
-            .map(|item| item.key_pair_name.as_str()),
+        drive.selected_name(),
         Some("生产环境密钥"),
         "the selection survives the filter"
     );
@@ -1307,18 +1345,12 @@ fn the_list_is_read_again_within_two_seconds() {
 fn an_older_list_answer_never_replaces_a_newer_one() {
     let mut drive = Drive::sample();
     drive.at(1.6);
-    let old = match drive.take_jobs().as_slice() {
-        [Job::List { request, .. }] => *request,
-        other => panic!("{other:?}"),
-    };
+    let (_, old) = drive.take_list_request();
     drive.send(AppEvent::Done(JobResult::Deleted {
         count: 1,
         result: Ok(()),
     }));
-    let new = match drive.take_jobs().as_slice() {
-        [Job::List { request, .. }] => *request,
-        other => panic!("{other:?}"),
-    };
+    let (_, new) = drive.take_list_request();
     drive.send(AppEvent::Done(JobResult::Listed {
         tenant: "default".into(),
         request: new,
@@ -1382,13 +1414,7 @@ fn rename_checks_the_name_and_shows_core_errors_in_the_form() {
         result: Ok(()),
     }));
     assert!(drive.app.dialogs.is_empty());
-    assert!(
-        drive
-            .app
-            .toast
-            .as_ref()
-            .is_some_and(|toast| toast.text.contains("构建机-01"))
-    );
+    assert!(drive.toast_holds("构建机-01"));
 }
 
 #[test]
@@ -1404,19 +1430,9 @@ fn import_takes_a_paste_or_a_file_and_shows_refusals_in_the_form() {
         Some(Dialog::Import(form)) if form.pasted.is_some() && form.focus == ImportField::Name
     ));
     drive.key(KeyCode::Enter);
-    match drive.take_jobs().as_slice() {
-        [
-            Job::Import {
-                name,
-                source: ImportSource::Pasted(text),
-                ..
-            },
-        ] => {
-            assert_eq!(name, "laptop");
-            assert_eq!(text.expose(), format!("{public}\n"));
-        }
-        other => panic!("{other:?}"),
-    }
+    let (name, text) = drive.take_pasted_import();
+    assert_eq!(name, "laptop");
+    assert_eq!(text, format!("{public}\n"));
     drive.send(AppEvent::Done(JobResult::Imported(Err(
         "the key is empty".into()
     ))));
@@ -1462,19 +1478,9 @@ fn typing_after_a_paste_goes_to_the_field_with_the_focus() {
         "the focus marker stays on the name"
     );
     drive.key(KeyCode::Enter);
-    match drive.take_jobs().as_slice() {
-        [
-            Job::Import {
-                name,
-                source: ImportSource::Pasted(text),
-                ..
-            },
-        ] => {
-            assert_eq!(name, "laptop");
-            assert_eq!(text.expose(), public);
-        }
-        other => panic!("{other:?}"),
-    }
+    let (name, text) = drive.take_pasted_import();
+    assert_eq!(name, "laptop");
+    assert_eq!(text, public);
 
     // A path pasted into the key field: typing goes on in that field.
     let mut drive = Drive::sample();
@@ -1509,10 +1515,8 @@ fn the_tenant_picker_switches_to_a_listed_or_a_new_valid_tenant() {
     drive.key(KeyCode::Enter);
     assert_eq!(drive.app.tenant, "staging");
     assert!(drive.app.items.is_empty());
-    match drive.take_jobs().as_slice() {
-        [Job::List { tenant, .. }] => assert_eq!(tenant, "staging"),
-        other => panic!("{other:?}"),
-    }
+    let (tenant, _) = drive.take_list_request();
+    assert_eq!(tenant, "staging");
 
     drive.ch('t');
     drive.take_jobs();
@@ -2005,16 +2009,12 @@ mod with_service {
     async fn a_terminal_that_goes_away_still_gets_the_copied_key_cleared() {
         let mut live = Live::new();
         live.console.start().expect("start");
-        live.send(AppEvent::Done(JobResult::Created {
-            generation: 1,
-            result: Ok(NewKeyPair(CreatedKeyPair {
-                key_pair_id: "kp-0000000000new001".to_owned(),
-                key_pair_name: "new-phone".to_owned(),
-                private_key_body: fake_pem(),
-                gmt_created: "2024-06-30 08:45:09.0".to_owned(),
-                public_key_line: "QAAAAFAKE user@host".to_owned(),
-            })),
-        }));
+        live.send(AppEvent::Done(created(
+            1,
+            "new-phone",
+            fake_pem(),
+            "QAAAAFAKE user@host",
+        )));
         live.keys("c");
         assert!(
             live.console.app.secret_deadline.is_some(),
@@ -2153,9 +2153,7 @@ fn an_error_names_its_operation_once() {
     // The rows are not in this empty store, so the real service refuses the deletion.
     let (_dir, service) = temp_service();
     let mut drive = Drive::sample();
-    drive.key(KeyCode::Delete);
-    drive.key(KeyCode::Right);
-    drive.key(KeyCode::Enter);
+    drive.delete_confirmed();
     let job = drive.take_last_job("delete");
     let Job::Delete { key_pair_ids, .. } = &job else {
         unreachable!("take_last_job gives a delete")
