@@ -11,7 +11,8 @@ use adbkeys::store::Store;
 use adbkeys::tui::app::{App, AppOptions, GenerationPhase};
 use adbkeys::tui::clipboard::CopyOutcome;
 use adbkeys::tui::dialogs::{
-    Confirm, Confirmable, CreateForm, Dialog, ImportField, ImportForm, PathPrompt, PendingKey,
+    Confirm, Confirmable, CreateForm, Dialog, FieldProblem, ImportField, ImportForm, PathPrompt,
+    PendingKey,
 };
 use adbkeys::tui::event::{
     AppEvent, Effect, ImportSource, Job, JobResult, NewKeyPair, WriteOutcome,
@@ -327,6 +328,13 @@ impl Drive {
             Some(Dialog::Create(form)) => form,
             other => panic!("expected the creation form on top, got {other:?}"),
         }
+    }
+
+    /// What the creation form on top finds wrong with the typed name; `why` says why it must
+    /// find something.
+    #[track_caller]
+    fn name_problem(&self, why: &str) -> FieldProblem {
+        self.create_form().problem.clone().expect(why)
     }
 
     /// The import form, which must be the dialog on top.
@@ -935,11 +943,7 @@ fn the_name_is_checked_as_it_is_typed() {
     let mut drive = Drive::sample();
     drive.ch('n');
     drive.type_text("1phone");
-    let problem = drive
-        .create_form()
-        .problem
-        .clone()
-        .expect("a leading digit is refused");
+    let problem = drive.name_problem("a leading digit is refused");
     assert_eq!(problem.position, Some(1));
     assert!(
         problem.message.contains("character 1"),
@@ -953,11 +957,7 @@ fn the_name_is_checked_as_it_is_typed() {
 
     drive.key(KeyCode::End);
     drive.type_text(" x");
-    let problem = drive
-        .create_form()
-        .problem
-        .clone()
-        .expect("a space is refused");
+    let problem = drive.name_problem("a space is refused");
     assert_eq!(
         problem.position,
         Some(6),
@@ -966,11 +966,7 @@ fn the_name_is_checked_as_it_is_typed() {
 
     drive.ctrl('u');
     drive.type_text("qa-lab");
-    let problem = drive
-        .create_form()
-        .problem
-        .clone()
-        .expect("a duplicate is refused");
+    let problem = drive.name_problem("a duplicate is refused");
     assert!(problem.message.contains("'qa-lab'"), "{}", problem.message);
 
     drive.key(KeyCode::Enter);
