@@ -775,50 +775,43 @@ fn a_store_held_by_another_process_is_busy_after_5_seconds() {
     assert_eq!(store.list("default").expect("list").len(), 1);
 }
 
+/// Has a child process in `role` (`hold` or `hold-lock-file`) hold the store for a second, then
+/// inserts a record: checks that the insert waited for the holder (`what` it holds names it in
+/// the failure) and then stored the record. Gives the holder, to be checked or dropped.
+#[track_caller]
+fn insert_waiting_for_a_holder(store: &Store, role: &str, what: &str) -> ChildGuard {
+    let mut holder = ChildGuard::spawn(role, store.path(), "1000");
+    holder.wait_for("HELD");
+
+    let started = Instant::now();
+    let written = record("default", "patient", 1);
+    store
+        .insert(&written, KEY_PAIR_QUOTA)
+        .expect("the insert waits, then succeeds");
+
+    assert!(
+        started.elapsed() >= StdDuration::from_millis(500),
+        "it did not wait for {what}"
+    );
+    assert_eq!(
+        store.get("default", &written.key_pair_id).expect("get"),
+        Some(written)
+    );
+    holder
+}
+
 /// Another process is inside its turn (possibly still in sled's unlocked start-up) as long as it
 /// holds the lock file: nobody may touch sled meanwhile.
 #[test]
 fn the_store_lock_file_is_waited_for() {
     let (_dir, store) = new_store();
-    let mut holder = ChildGuard::spawn("hold-lock-file", store.path(), "1000");
-    holder.wait_for("HELD");
-
-    let started = Instant::now();
-    let written = record("default", "patient", 1);
-    store
-        .insert(&written, KEY_PAIR_QUOTA)
-        .expect("the insert waits, then succeeds");
-
-    assert!(
-        started.elapsed() >= StdDuration::from_millis(500),
-        "it did not wait for the lock file"
-    );
-    assert_eq!(
-        store.get("default", &written.key_pair_id).expect("get"),
-        Some(written)
-    );
+    insert_waiting_for_a_holder(&store, "hold-lock-file", "the lock file");
 }
 
 #[test]
 fn a_lock_released_after_a_second_is_waited_for() {
     let (_dir, store) = new_store();
-    let mut holder = ChildGuard::spawn("hold", store.path(), "1000");
-    holder.wait_for("HELD");
-
-    let started = Instant::now();
-    let written = record("default", "patient", 1);
-    store
-        .insert(&written, KEY_PAIR_QUOTA)
-        .expect("the insert waits, then succeeds");
-
-    assert!(
-        started.elapsed() >= StdDuration::from_millis(500),
-        "it did not wait"
-    );
-    assert_eq!(
-        store.get("default", &written.key_pair_id).expect("get"),
-        Some(written)
-    );
+    let holder = insert_waiting_for_a_holder(&store, "hold", "the open store");
     assert!(holder.succeeded(), "the holder failed");
 }
 
