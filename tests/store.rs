@@ -6,7 +6,6 @@ use std::collections::HashSet;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, Stdio};
-use std::sync::Arc;
 use std::thread;
 use std::time::{Duration as StdDuration, Instant};
 
@@ -392,32 +391,40 @@ fn records_survive_reopening_as_written() {
     );
 }
 
+/// Runs `work` on eight threads at once, each given a handle on `store` and its worker number
+/// (0 to 7); gives their results in worker order.
+fn on_eight_threads<T: Send + 'static>(store: &Store, work: fn(&Store, u32) -> T) -> Vec<T> {
+    let threads: Vec<_> = (0..8u32)
+        .map(|worker| {
+            let store = store.clone();
+            thread::spawn(move || work(&store, worker))
+        })
+        .collect();
+    threads
+        .into_iter()
+        .map(|t| t.join().expect("a worker"))
+        .collect()
+}
+
 #[test]
 fn concurrent_inserts_stop_at_the_quota() {
     let (_dir, store) = new_store();
-    let store = Arc::new(store);
 
-    let threads: Vec<_> = (0..8u32)
-        .map(|worker| {
-            let store = Arc::clone(&store);
-            thread::spawn(move || {
-                let mut outcomes = (0, 0);
-                for n in 0..70u32 {
-                    let seed = worker * 1000 + n;
-                    match store.insert(&record("default", &format!("w{worker}n{n}"), seed), 500) {
-                        Ok(()) => outcomes.0 += 1,
-                        Err(StoreError::QuotaExceeded { .. }) => outcomes.1 += 1,
-                        Err(other) => panic!("unexpected error: {other}"),
-                    }
-                }
-                outcomes
-            })
-        })
-        .collect();
+    let outcomes = on_eight_threads(&store, |store, worker| {
+        let mut outcomes = (0, 0);
+        for n in 0..70u32 {
+            let seed = worker * 1000 + n;
+            match store.insert(&record("default", &format!("w{worker}n{n}"), seed), 500) {
+                Ok(()) => outcomes.0 += 1,
+                Err(StoreError::QuotaExceeded { .. }) => outcomes.1 += 1,
+                Err(other) => panic!("unexpected error: {other}"),
+            }
+        }
+        outcomes
+    });
 
-    let (stored, refused) = threads
+    let (stored, refused) = outcomes
         .into_iter()
-        .map(|t| t.join().expect("a worker"))
         .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
     assert_eq!((stored, refused), (500, 8 * 70 - 500));
     assert_eq!(store.count("default").expect("count"), 500);
@@ -427,19 +434,10 @@ fn concurrent_inserts_stop_at_the_quota() {
 #[test]
 fn concurrent_inserts_of_one_name_have_one_winner() {
     let (_dir, store) = new_store();
-    let store = Arc::new(store);
 
-    let threads: Vec<_> = (0..8u32)
-        .map(|worker| {
-            let store = Arc::clone(&store);
-            thread::spawn(move || store.insert(&record("default", "contested", worker), 500))
-        })
-        .collect();
-
-    let results: Vec<_> = threads
-        .into_iter()
-        .map(|t| t.join().expect("a worker"))
-        .collect();
+    let results = on_eight_threads(&store, |store, worker| {
+        store.insert(&record("default", "contested", worker), 500)
+    });
     let winners = results.iter().filter(|r| r.is_ok()).count();
     let duplicates = results
         .iter()
