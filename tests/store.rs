@@ -55,6 +55,17 @@ fn ids(records: &[KeyPairRecord]) -> Vec<String> {
     records.iter().map(|r| r.key_pair_id.clone()).collect()
 }
 
+/// Inserts a record named `k{seed}` into tenant `default` for each seed, in turn; gives them.
+fn insert_numbered(store: &Store, seeds: std::ops::Range<u32>) -> Vec<KeyPairRecord> {
+    let records: Vec<KeyPairRecord> = seeds
+        .map(|seed| record("default", &format!("k{seed}"), seed))
+        .collect();
+    for r in &records {
+        store.insert(r, KEY_PAIR_QUOTA).expect("insert");
+    }
+    records
+}
+
 #[test]
 fn new_creates_the_directory_and_parents_with_mode_0700() {
     use std::os::unix::fs::PermissionsExt;
@@ -301,12 +312,7 @@ fn a_record_without_base64_is_refused() {
 #[test]
 fn delete_is_all_or_nothing() {
     let (_dir, store) = new_store();
-    let kept: Vec<KeyPairRecord> = (0..3)
-        .map(|i| record("default", &format!("k{i}"), i))
-        .collect();
-    for r in &kept {
-        store.insert(r, KEY_PAIR_QUOTA).expect("insert");
-    }
+    let kept = insert_numbered(&store, 0..3);
 
     let mut request = ids(&kept);
     request.insert(1, "kp-doesnotexist0000".to_string());
@@ -992,14 +998,7 @@ fn two_processes_alternating_bursts_never_get_busy() {
 
 fn store_with_records(count: u32) -> (TempDir, Store) {
     let (dir, store) = new_store();
-    for seed in 0..count {
-        store
-            .insert(
-                &record("default", &format!("k{seed}"), seed),
-                KEY_PAIR_QUOTA,
-            )
-            .expect("insert");
-    }
+    insert_numbered(&store, 0..count);
     (dir, store)
 }
 
@@ -1124,14 +1123,8 @@ fn a_snapshot_cut_short_by_a_kill_is_set_aside_and_nothing_is_lost() {
     // 0.34.7 alone then refuses every later open as corrupt (sled issue 1527).
     for cut_at in [0, 100] {
         let (_dir, store) = reopened_store_with_records(50);
-        for seed in 50..53 {
-            store
-                .insert(
-                    &record("default", &format!("k{seed}"), seed),
-                    KEY_PAIR_QUOTA,
-                )
-                .expect("insert after the last snapshot");
-        }
+        // Three more after the last snapshot.
+        insert_numbered(&store, 50..53);
         store.release();
 
         let complete = snapshot_files(&store);
