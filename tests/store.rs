@@ -1154,13 +1154,18 @@ fn a_snapshot_cut_short_by_a_kill_is_set_aside_and_nothing_is_lost() {
     }
 }
 
+/// Rewrites the store's database file with `damage` done to its bytes, behind the store's back.
+fn damage_db_file(store: &Store, damage: impl FnOnce(&mut [u8])) {
+    let db_file = store.path().join("db");
+    let mut bytes = std::fs::read(&db_file).expect("the db file");
+    damage(&mut bytes);
+    std::fs::write(&db_file, &bytes).expect("damage the db file");
+}
+
 #[test]
 fn a_zeroed_database_file_is_corrupt_not_empty() {
     let (_dir, store) = reopened_store_with_records(50);
-    let db_file = store.path().join("db");
-    let mut bytes = std::fs::read(&db_file).expect("the db file");
-    bytes[..4096].fill(0);
-    std::fs::write(&db_file, &bytes).expect("damage the db file");
+    damage_db_file(&store, |bytes| bytes[..4096].fill(0));
 
     assert_fails_naming_path(&store, |e| matches!(e, StoreError::Corrupt { .. }));
 }
@@ -1168,12 +1173,11 @@ fn a_zeroed_database_file_is_corrupt_not_empty() {
 #[test]
 fn flipped_bytes_in_the_log_are_corrupt_not_empty() {
     let (_dir, store) = reopened_store_with_records(50);
-    let db_file = store.path().join("db");
-    let mut bytes = std::fs::read(&db_file).expect("the db file");
-    for byte in &mut bytes[100..2000] {
-        *byte ^= 0xA5;
-    }
-    std::fs::write(&db_file, &bytes).expect("damage the db file");
+    damage_db_file(&store, |bytes| {
+        for byte in &mut bytes[100..2000] {
+            *byte ^= 0xA5;
+        }
+    });
 
     assert_fails_naming_path(&store, |e| matches!(e, StoreError::Corrupt { .. }));
 }
@@ -1190,24 +1194,29 @@ fn a_truncated_database_file_is_corrupt_not_empty() {
     assert_fails_naming_path(&store, |e| matches!(e, StoreError::Corrupt { .. }));
 }
 
+/// Releases `store` and writes `value` under `key` in its sled tree `tree` directly, behind the
+/// store's back, as a bug or a stray tool might.
+fn write_behind_the_stores_back(store: &Store, tree: &str, key: &[u8], value: &[u8]) {
+    store.release();
+    let db = sled::open(store.path()).expect("open directly");
+    db.open_tree(tree)
+        .expect("the tree")
+        .insert(key, value)
+        .expect("damage the tree");
+    db.flush().expect("flush");
+}
+
 #[test]
 fn an_unreadable_record_or_counter_is_corrupt_and_named() {
     let (_dir, store) = store_with_records(2);
     let victim = store.list("default").expect("list")[0].key_pair_id.clone();
 
-    // Written behind the store's back, as a bug or a stray tool might.
-    store.release();
-    {
-        let db = sled::open(store.path()).expect("open directly");
-        let records = db.open_tree("records").expect("the records tree");
-        records
-            .insert(
-                format!("default\0{victim}").as_bytes(),
-                b"{not json".as_slice(),
-            )
-            .expect("damage a record");
-        db.flush().expect("flush");
-    }
+    write_behind_the_stores_back(
+        &store,
+        "records",
+        format!("default\0{victim}").as_bytes(),
+        b"{not json",
+    );
 
     let path = store.path().display().to_string();
     match store.list("default") {
@@ -1229,15 +1238,7 @@ fn an_unreadable_record_or_counter_is_corrupt_and_named() {
         Err(StoreError::Corrupt { .. })
     ));
 
-    store.release();
-    {
-        let db = sled::open(store.path()).expect("open directly");
-        let counts = db.open_tree("counts").expect("the counts tree");
-        counts
-            .insert("default", b"\x01\x02".as_slice())
-            .expect("damage the counter");
-        db.flush().expect("flush");
-    }
+    write_behind_the_stores_back(&store, "counts", b"default", b"\x01\x02");
     assert!(matches!(
         store.count("default"),
         Err(StoreError::Corrupt { .. })
