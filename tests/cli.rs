@@ -112,10 +112,7 @@ impl Sandbox {
     fn import_ok(&self, tenant: &str, name: &str, line: &str) -> String {
         let run = self.import_line(tenant, name, line);
         run.assert_exit(0);
-        run.json()["Data"]["KeyPairId"]
-            .as_str()
-            .expect("KeyPairId is a string")
-            .to_owned()
+        run.key_pair_id()
     }
 
     /// Every KeyPairId of a tenant, following NextToken.
@@ -184,6 +181,22 @@ impl Run {
             "exit code\nstdout: {}\nstderr: {}",
             self.stdout, self.stderr
         );
+    }
+
+    /// The KeyPairId in the `Data` of a create or import answer.
+    #[track_caller]
+    fn key_pair_id(&self) -> String {
+        self.json()["Data"]["KeyPairId"]
+            .as_str()
+            .expect("KeyPairId is a string")
+            .to_owned()
+    }
+
+    /// Checks a successful run: exit code 0, and stdout's JSON keys are `keys`, in that order.
+    #[track_caller]
+    fn assert_ok_with_keys(&self, keys: &[&str]) {
+        self.assert_exit(0);
+        assert_eq!(keys_in_order(&self.stdout), keys);
     }
 
     /// stdout as exactly one JSON document.
@@ -293,6 +306,19 @@ fn assert_gmt_created(text: &str) {
     );
 }
 
+/// Checks the answer to a create or an import of a key pair named `name`: a well-formed
+/// KeyPairId, the name, the current time as GmtCreated and a well-formed RequestId. Gives the
+/// answer.
+#[track_caller]
+fn assert_new_key_pair(run: &Run, name: &str) -> Value {
+    let json = run.json();
+    assert_key_pair_id(json["Data"]["KeyPairId"].as_str().expect("KeyPairId"));
+    assert_eq!(json["Data"]["KeyPairName"], name);
+    assert_gmt_created(json["Data"]["GmtCreated"].as_str().expect("GmtCreated"));
+    assert_request_id(json["RequestId"].as_str().expect("RequestId"));
+    json
+}
+
 // ---------------------------------------------------------------------------------------------
 // Keys made in the test
 
@@ -324,23 +350,15 @@ fn create_returns_its_fields_in_order_and_a_pem_private_key() {
 
     let run = sandbox.run(&["--json", "create", "web-01"]);
 
-    run.assert_exit(0);
-    assert_eq!(
-        keys_in_order(&run.stdout),
-        [
-            "Data",
-            "KeyPairId",
-            "KeyPairName",
-            "PrivateKeyBody",
-            "GmtCreated",
-            "RequestId"
-        ]
-    );
-    let json = run.json();
-    assert_key_pair_id(json["Data"]["KeyPairId"].as_str().expect("KeyPairId"));
-    assert_eq!(json["Data"]["KeyPairName"], "web-01");
-    assert_gmt_created(json["Data"]["GmtCreated"].as_str().expect("GmtCreated"));
-    assert_request_id(json["RequestId"].as_str().expect("RequestId"));
+    run.assert_ok_with_keys(&[
+        "Data",
+        "KeyPairId",
+        "KeyPairName",
+        "PrivateKeyBody",
+        "GmtCreated",
+        "RequestId",
+    ]);
+    let json = assert_new_key_pair(&run, "web-01");
 
     let pem = json["Data"]["PrivateKeyBody"]
         .as_str()
@@ -388,40 +406,28 @@ fn import_and_show_give_the_adb_keygen_key_and_its_fingerprints() {
         CASE_PUBLIC_KEY,
     ]);
 
-    run.assert_exit(0);
-    assert_eq!(
-        keys_in_order(&run.stdout),
-        [
-            "Data",
-            "KeyPairId",
-            "KeyPairName",
-            "GmtCreated",
-            "RequestId"
-        ]
-    );
-    let json = run.json();
+    run.assert_ok_with_keys(&[
+        "Data",
+        "KeyPairId",
+        "KeyPairName",
+        "GmtCreated",
+        "RequestId",
+    ]);
+    let json = assert_new_key_pair(&run, "laptop");
     let id = json["Data"]["KeyPairId"].as_str().expect("KeyPairId");
-    assert_key_pair_id(id);
-    assert_eq!(json["Data"]["KeyPairName"], "laptop");
-    assert_gmt_created(json["Data"]["GmtCreated"].as_str().expect("GmtCreated"));
-    assert_request_id(json["RequestId"].as_str().expect("RequestId"));
 
     let show = sandbox.run(&["--json", "show", id]);
-    show.assert_exit(0);
-    assert_eq!(
-        keys_in_order(&show.stdout),
-        [
-            "Data",
-            "KeyPairId",
-            "KeyPairName",
-            "GmtCreated",
-            "Source",
-            "PublicKeyBody",
-            "FingerprintMd5",
-            "FingerprintSha256",
-            "RequestId"
-        ]
-    );
+    show.assert_ok_with_keys(&[
+        "Data",
+        "KeyPairId",
+        "KeyPairName",
+        "GmtCreated",
+        "Source",
+        "PublicKeyBody",
+        "FingerprintMd5",
+        "FingerprintSha256",
+        "RequestId",
+    ]);
     let detail = show.json();
     assert_eq!(detail["Data"]["KeyPairId"], id);
     assert_eq!(detail["Data"]["KeyPairName"], "laptop");
@@ -446,10 +452,7 @@ fn import_of_a_private_key_from_stdin_keeps_its_public_half() {
     let run = sandbox.run_with_stdin(&["--json", "import", "laptop", "--private-key", "-"], &pem);
 
     run.assert_exit(0);
-    let id = run.json()["Data"]["KeyPairId"]
-        .as_str()
-        .expect("KeyPairId")
-        .to_owned();
+    let id = run.key_pair_id();
     let detail = sandbox.run(&["--json", "show", &id]).json();
     let body = detail["Data"]["PublicKeyBody"]
         .as_str()
@@ -468,22 +471,18 @@ fn list_pages_oldest_first_with_tokens_and_counts_every_match() {
         .collect();
 
     let first = sandbox.run(&["--json", "list", "--max-results", "2"]);
-    first.assert_exit(0);
-    assert_eq!(
-        keys_in_order(&first.stdout),
-        [
-            "NextToken",
-            "Data",
-            "KeyPairId",
-            "KeyPairName",
-            "GmtCreated",
-            "KeyPairId",
-            "KeyPairName",
-            "GmtCreated",
-            "TotalCount",
-            "RequestId"
-        ]
-    );
+    first.assert_ok_with_keys(&[
+        "NextToken",
+        "Data",
+        "KeyPairId",
+        "KeyPairName",
+        "GmtCreated",
+        "KeyPairId",
+        "KeyPairName",
+        "GmtCreated",
+        "TotalCount",
+        "RequestId",
+    ]);
     let first = first.json();
     assert_eq!(first["TotalCount"], 4);
     assert_eq!(first["Data"][0]["KeyPairId"], ids[0].as_str());
@@ -612,8 +611,7 @@ fn delete_is_all_or_nothing_and_needs_yes_without_a_terminal() {
     assert_eq!(sandbox.all_ids("default"), [first.clone(), second.clone()]);
 
     let run = sandbox.run(&["--json", "delete", "--yes", &first, &second]);
-    run.assert_exit(0);
-    assert_eq!(keys_in_order(&run.stdout), ["RequestId"]);
+    run.assert_ok_with_keys(&["RequestId"]);
     assert_request_id(run.json()["RequestId"].as_str().expect("RequestId"));
     assert!(sandbox.all_ids("default").is_empty());
 }
@@ -625,8 +623,7 @@ fn rename_changes_the_name_and_keeps_names_unique() {
     sandbox.import_ok("default", "two", &random_public_key_line("t@h"));
 
     let run = sandbox.run(&["--json", "rename", &first, "uno"]);
-    run.assert_exit(0);
-    assert_eq!(keys_in_order(&run.stdout), ["RequestId"]);
+    run.assert_ok_with_keys(&["RequestId"]);
     assert_eq!(
         sandbox.run(&["--json", "show", &first]).json()["Data"]["KeyPairName"],
         "uno"
@@ -649,20 +646,16 @@ fn tenants_lists_each_tenant_with_its_count_and_quota() {
 
     let run = sandbox.run(&["--json", "tenants"]);
 
-    run.assert_exit(0);
-    assert_eq!(
-        keys_in_order(&run.stdout),
-        [
-            "Data",
-            "Tenant",
-            "KeyPairCount",
-            "Quota",
-            "Tenant",
-            "KeyPairCount",
-            "Quota",
-            "RequestId"
-        ]
-    );
+    run.assert_ok_with_keys(&[
+        "Data",
+        "Tenant",
+        "KeyPairCount",
+        "Quota",
+        "Tenant",
+        "KeyPairCount",
+        "Quota",
+        "RequestId",
+    ]);
     let json = run.json();
     assert_eq!(json["Data"][0]["Tenant"], "alpha");
     assert_eq!(json["Data"][0]["KeyPairCount"], 2);
@@ -720,11 +713,7 @@ fn export_writes_the_adb_keys_file_of_the_tenant() {
         "--output",
         file.to_str().expect("UTF-8"),
     ]);
-    forced.assert_exit(0);
-    assert_eq!(
-        keys_in_order(&forced.stdout),
-        ["Data", "KeyPairCount", "AdbKeys", "RequestId"]
-    );
+    forced.assert_ok_with_keys(&["Data", "KeyPairCount", "AdbKeys", "RequestId"]);
     assert_eq!(forced.json()["Data"]["KeyPairCount"], 1);
     assert_eq!(
         fs::read_to_string(&file).expect("reads adb_keys"),
@@ -751,11 +740,7 @@ fn find_names_the_key_pairs_of_a_private_key_in_one_or_all_tenants() {
         "--private-key",
         CASE_PRIVATE_KEY,
     ]);
-    one.assert_exit(0);
-    assert_eq!(
-        keys_in_order(&one.stdout),
-        ["Data", "Tenant", "KeyPairId", "KeyPairName", "RequestId"]
-    );
+    one.assert_ok_with_keys(&["Data", "Tenant", "KeyPairId", "KeyPairName", "RequestId"]);
     let one = one.json();
     assert_eq!(one["Data"][0]["Tenant"], "alpha");
     assert_eq!(one["Data"][0]["KeyPairId"], in_alpha.as_str());
