@@ -75,6 +75,25 @@ impl Sandbox {
         run_with_stdin(self.command(args), input)
     }
 
+    /// Runs `create NAME --save-private PATH`, without --json.
+    fn create_saved_to(&self, name: &str, path: &Path) -> Run {
+        self.run(&[
+            "create",
+            name,
+            "--save-private",
+            path.to_str().expect("UTF-8"),
+        ])
+    }
+
+    /// Checks that no key pair was created in tenant `default`.
+    #[track_caller]
+    fn assert_no_key_pair_created(&self) {
+        assert!(
+            self.all_ids("default").is_empty(),
+            "no key pair was created"
+        );
+    }
+
     /// Imports a public key line through stdin; the run's outcome, whatever it is.
     fn import_line(&self, tenant: &str, name: &str, line: &str) -> Run {
         self.run_with_stdin(
@@ -339,6 +358,11 @@ fn random_public_key_line(label: &str) -> String {
 
 fn read_case(path: &str) -> String {
     fs::read_to_string(path).expect("reads a test key file")
+}
+
+/// The permission bits of the file at `path`.
+fn mode_of(path: &Path) -> u32 {
+    fs::metadata(path).expect("stat").permissions().mode() & 0o777
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1100,10 +1124,7 @@ fn no_private_key_is_at_rest_in_the_store() {
         );
     }
     let saved = sandbox.path("saved");
-    let saved_arg = saved.to_str().expect("UTF-8");
-    sandbox
-        .run(&["create", "delta", "--save-private", saved_arg])
-        .assert_exit(0);
+    sandbox.create_saved_to("delta", &saved).assert_exit(0);
     pems.push(fs::read_to_string(&saved).expect("reads the saved key"));
     sandbox
         .run(&["import", "imported", "--private-key", CASE_PRIVATE_KEY])
@@ -1156,8 +1177,7 @@ fn a_saved_private_key_is_what_adb_pubkey_reads_as_the_stored_key() {
     let id = json["Data"]["KeyPairId"].as_str().expect("KeyPairId");
     let saved = fs::read_to_string(&file).expect("reads the private key");
     assert_eq!(saved, json["Data"]["PrivateKeyBody"].as_str().expect("PEM"));
-    let mode = fs::metadata(&file).expect("stat").permissions().mode() & 0o777;
-    assert_eq!(mode, 0o600, "the private key file is mode 0600");
+    assert_eq!(mode_of(&file), 0o600, "the private key file is mode 0600");
 
     let pubkey = adb()
         .arg("pubkey")
@@ -1203,25 +1223,14 @@ fn save_private_refuses_existing_files_without_force() {
     assert!(refused.stdout.is_empty());
     assert!(refused.stderr.contains("--force"), "{}", refused.stderr);
     assert_eq!(fs::read_to_string(&file).expect("reads"), "keep me");
-    assert!(
-        sandbox.all_ids("default").is_empty(),
-        "no key pair was created"
-    );
+    sandbox.assert_no_key_pair_created();
 
     let other = sandbox.path("other");
     fs::write(sandbox.path("other.pub"), "keep me too").expect("seeds an existing .pub");
-    let refused = sandbox.run(&[
-        "create",
-        "phone-b",
-        "--save-private",
-        other.to_str().expect("p"),
-    ]);
+    let refused = sandbox.create_saved_to("phone-b", &other);
     refused.assert_exit(2);
     assert!(!other.exists());
-    assert!(
-        sandbox.all_ids("default").is_empty(),
-        "no key pair was created"
-    );
+    sandbox.assert_no_key_pair_created();
 
     let forced = sandbox.run(&[
         "--json",
@@ -1237,23 +1246,12 @@ fn save_private_refuses_existing_files_without_force() {
         .expect("PEM")
         .to_owned();
     assert_eq!(fs::read_to_string(&file).expect("reads"), pem);
-    let mode = fs::metadata(&file).expect("stat").permissions().mode() & 0o777;
-    assert_eq!(mode, 0o600);
+    assert_eq!(mode_of(&file), 0o600);
 
-    let human = sandbox.run(&[
-        "create",
-        "phone-c",
-        "--save-private",
-        other.to_str().expect("p"),
-    ]);
+    let human = sandbox.create_saved_to("phone-c", &other);
     human.assert_exit(2);
     let fresh = sandbox.path("fresh");
-    let human = sandbox.run(&[
-        "create",
-        "phone-c",
-        "--save-private",
-        fresh.to_str().expect("p"),
-    ]);
+    let human = sandbox.create_saved_to("phone-c", &fresh);
     human.assert_exit(0);
     assert!(
         !human.stdout.contains("PRIVATE KEY"),
@@ -1302,7 +1300,7 @@ fn saved_files_have_the_modes_adb_keygen_gives_them() {
             file.to_path_buf(),
             PathBuf::from(format!("{}.pub", file.display())),
         ]
-        .map(|path| fs::metadata(&path).expect("stat").permissions().mode() & 0o777)
+        .map(|path| mode_of(&path))
     };
 
     let mut keygen = adb();
@@ -1331,8 +1329,11 @@ fn saved_files_have_the_modes_adb_keygen_gives_them() {
             exported.to_str().expect("UTF-8"),
         ])
         .assert_exit(0);
-    let mode = fs::metadata(&exported).expect("stat").permissions().mode() & 0o777;
-    assert_eq!(mode, 0o644, "an adb_keys file is public, as the .pub");
+    assert_eq!(
+        mode_of(&exported),
+        0o644,
+        "an adb_keys file is public, as the .pub"
+    );
 }
 
 #[test]
@@ -1362,10 +1363,7 @@ fn a_directory_as_the_file_is_a_usage_error_even_with_force() {
             refused.stderr
         );
     }
-    assert!(
-        sandbox.all_ids("default").is_empty(),
-        "no key pair was created"
-    );
+    sandbox.assert_no_key_pair_created();
     assert_eq!(fs::read_dir(&directory).expect("lists").count(), 0);
 }
 
