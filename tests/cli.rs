@@ -931,6 +931,33 @@ fn errors_without_json_are_one_line_on_stderr() {
 
 const QUOTA: usize = 500;
 
+/// Eight workers, each on a thread of its own, that start together: each makes its input with
+/// `prepare`, then they wait for each other, and `race` runs in all of them at once. Both are
+/// given the worker's number; gives what `race` gave in each, in worker order.
+fn eight_at_once<I, T: Send>(
+    prepare: impl Fn(usize) -> I + Sync,
+    race: impl Fn(usize, I) -> T + Sync,
+) -> Vec<T> {
+    const WORKERS: usize = 8;
+    let barrier = Barrier::new(WORKERS);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..WORKERS)
+            .map(|worker| {
+                let (barrier, prepare, race) = (&barrier, &prepare, &race);
+                scope.spawn(move || {
+                    let input = prepare(worker);
+                    barrier.wait();
+                    race(worker, input)
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|worker| worker.join().expect("a worker thread finished"))
+            .collect()
+    })
+}
+
 #[test]
 fn the_501st_import_exceeds_the_quota() {
     let sandbox = Sandbox::new();
@@ -951,44 +978,30 @@ fn the_501st_import_exceeds_the_quota() {
 
 #[test]
 fn eight_processes_importing_at_once_store_exactly_the_quota() {
-    const PROCESSES: usize = 8;
     const PER_PROCESS: usize = 70;
     let sandbox = Sandbox::new();
-    let barrier = Barrier::new(PROCESSES);
 
-    let outcomes: Vec<Vec<Run>> = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..PROCESSES)
-            .map(|worker| {
-                let sandbox = &sandbox;
-                let barrier = &barrier;
-                scope.spawn(move || {
-                    let lines: Vec<String> = (0..PER_PROCESS)
-                        .map(|_| random_public_key_line("t@h"))
-                        .collect();
-                    barrier.wait();
-                    let mut outcomes = Vec::new();
-                    for (i, line) in lines.iter().enumerate() {
-                        let name = format!("w{worker}-k{i}");
-                        outcomes.push(sandbox.import_line_until_not_busy("default", &name, line));
-                    }
-                    outcomes
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .map(|worker| worker.join().expect("a worker thread finished"))
-            .collect()
-    });
+    let outcomes: Vec<Vec<Run>> = eight_at_once(
+        |_| -> Vec<String> {
+            (0..PER_PROCESS)
+                .map(|_| random_public_key_line("t@h"))
+                .collect()
+        },
+        |worker, lines| {
+            let mut outcomes = Vec::new();
+            for (i, line) in lines.iter().enumerate() {
+                let name = format!("w{worker}-k{i}");
+                outcomes.push(sandbox.import_line_until_not_busy("default", &name, line));
+            }
+            outcomes
+        },
+    );
 
     let mut succeeded = BTreeSet::new();
     for run in outcomes.iter().flatten() {
         match run.code {
             0 => {
-                let id = run.json()["Data"]["KeyPairId"]
-                    .as_str()
-                    .expect("id")
-                    .to_owned();
+                let id = run.key_pair_id();
                 assert!(succeeded.insert(id.clone()), "'{id}' reported twice");
             }
             _ => {
@@ -1006,37 +1019,19 @@ fn eight_processes_importing_at_once_store_exactly_the_quota() {
 
 #[test]
 fn eight_processes_importing_one_name_at_once_leave_one_winner() {
-    const PROCESSES: usize = 8;
     let sandbox = Sandbox::new();
-    let barrier = Barrier::new(PROCESSES);
 
-    let runs: Vec<Run> = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..PROCESSES)
-            .map(|_| {
-                let sandbox = &sandbox;
-                let barrier = &barrier;
-                scope.spawn(move || {
-                    let line = random_public_key_line("t@h");
-                    barrier.wait();
-                    sandbox.import_line_until_not_busy("default", "contested", &line)
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .map(|worker| worker.join().expect("a worker thread finished"))
-            .collect()
-    });
+    let runs: Vec<Run> = eight_at_once(
+        |_| random_public_key_line("t@h"),
+        |_, line| sandbox.import_line_until_not_busy("default", "contested", &line),
+    );
 
     let winners: Vec<&Run> = runs.iter().filter(|run| run.code == 0).collect();
     assert_eq!(winners.len(), 1, "exactly one import wins");
     for run in runs.iter().filter(|run| run.code != 0) {
         run.assert_error("InvalidKeyPairName.Duplicate", 6);
     }
-    let winner = winners[0].json()["Data"]["KeyPairId"]
-        .as_str()
-        .expect("id")
-        .to_owned();
+    let winner = winners[0].key_pair_id();
     assert_eq!(sandbox.all_ids("default"), [winner]);
 }
 
