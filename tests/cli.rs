@@ -75,6 +75,25 @@ impl Sandbox {
         run_with_stdin(self.command(args), input)
     }
 
+    /// Runs `create NAME --save-private PATH`, without --json.
+    fn create_saved_to(&self, name: &str, path: &Path) -> Run {
+        self.run(&[
+            "create",
+            name,
+            "--save-private",
+            path.to_str().expect("UTF-8"),
+        ])
+    }
+
+    /// Checks that no key pair was created in tenant `default`.
+    #[track_caller]
+    fn assert_no_key_pair_created(&self) {
+        assert!(
+            self.all_ids("default").is_empty(),
+            "no key pair was created"
+        );
+    }
+
     /// Imports a public key line through stdin; the run's outcome, whatever it is.
     fn import_line(&self, tenant: &str, name: &str, line: &str) -> Run {
         self.run_with_stdin(
@@ -112,10 +131,7 @@ impl Sandbox {
     fn import_ok(&self, tenant: &str, name: &str, line: &str) -> String {
         let run = self.import_line(tenant, name, line);
         run.assert_exit(0);
-        run.json()["Data"]["KeyPairId"]
-            .as_str()
-            .expect("KeyPairId is a string")
-            .to_owned()
+        run.key_pair_id()
     }
 
     /// Every KeyPairId of a tenant, following NextToken.
@@ -184,6 +200,22 @@ impl Run {
             "exit code\nstdout: {}\nstderr: {}",
             self.stdout, self.stderr
         );
+    }
+
+    /// The KeyPairId in the `Data` of a create or import answer.
+    #[track_caller]
+    fn key_pair_id(&self) -> String {
+        self.json()["Data"]["KeyPairId"]
+            .as_str()
+            .expect("KeyPairId is a string")
+            .to_owned()
+    }
+
+    /// Checks a successful run: exit code 0, and stdout's JSON keys are `keys`, in that order.
+    #[track_caller]
+    fn assert_ok_with_keys(&self, keys: &[&str]) {
+        self.assert_exit(0);
+        assert_eq!(keys_in_order(&self.stdout), keys);
     }
 
     /// stdout as exactly one JSON document.
@@ -293,6 +325,19 @@ fn assert_gmt_created(text: &str) {
     );
 }
 
+/// Checks the answer to a create or an import of a key pair named `name`: a well-formed
+/// KeyPairId, the name, the current time as GmtCreated and a well-formed RequestId. Gives the
+/// answer.
+#[track_caller]
+fn assert_new_key_pair(run: &Run, name: &str) -> Value {
+    let json = run.json();
+    assert_key_pair_id(json["Data"]["KeyPairId"].as_str().expect("KeyPairId"));
+    assert_eq!(json["Data"]["KeyPairName"], name);
+    assert_gmt_created(json["Data"]["GmtCreated"].as_str().expect("GmtCreated"));
+    assert_request_id(json["RequestId"].as_str().expect("RequestId"));
+    json
+}
+
 // ---------------------------------------------------------------------------------------------
 // Keys made in the test
 
@@ -315,6 +360,11 @@ fn read_case(path: &str) -> String {
     fs::read_to_string(path).expect("reads a test key file")
 }
 
+/// The permission bits of the file at `path`.
+fn mode_of(path: &Path) -> u32 {
+    fs::metadata(path).expect("stat").permissions().mode() & 0o777
+}
+
 // ---------------------------------------------------------------------------------------------
 // Subcommands: JSON shapes
 
@@ -324,23 +374,15 @@ fn create_returns_its_fields_in_order_and_a_pem_private_key() {
 
     let run = sandbox.run(&["--json", "create", "web-01"]);
 
-    run.assert_exit(0);
-    assert_eq!(
-        keys_in_order(&run.stdout),
-        [
-            "Data",
-            "KeyPairId",
-            "KeyPairName",
-            "PrivateKeyBody",
-            "GmtCreated",
-            "RequestId"
-        ]
-    );
-    let json = run.json();
-    assert_key_pair_id(json["Data"]["KeyPairId"].as_str().expect("KeyPairId"));
-    assert_eq!(json["Data"]["KeyPairName"], "web-01");
-    assert_gmt_created(json["Data"]["GmtCreated"].as_str().expect("GmtCreated"));
-    assert_request_id(json["RequestId"].as_str().expect("RequestId"));
+    run.assert_ok_with_keys(&[
+        "Data",
+        "KeyPairId",
+        "KeyPairName",
+        "PrivateKeyBody",
+        "GmtCreated",
+        "RequestId",
+    ]);
+    let json = assert_new_key_pair(&run, "web-01");
 
     let pem = json["Data"]["PrivateKeyBody"]
         .as_str()
@@ -388,40 +430,28 @@ fn import_and_show_give_the_adb_keygen_key_and_its_fingerprints() {
         CASE_PUBLIC_KEY,
     ]);
 
-    run.assert_exit(0);
-    assert_eq!(
-        keys_in_order(&run.stdout),
-        [
-            "Data",
-            "KeyPairId",
-            "KeyPairName",
-            "GmtCreated",
-            "RequestId"
-        ]
-    );
-    let json = run.json();
+    run.assert_ok_with_keys(&[
+        "Data",
+        "KeyPairId",
+        "KeyPairName",
+        "GmtCreated",
+        "RequestId",
+    ]);
+    let json = assert_new_key_pair(&run, "laptop");
     let id = json["Data"]["KeyPairId"].as_str().expect("KeyPairId");
-    assert_key_pair_id(id);
-    assert_eq!(json["Data"]["KeyPairName"], "laptop");
-    assert_gmt_created(json["Data"]["GmtCreated"].as_str().expect("GmtCreated"));
-    assert_request_id(json["RequestId"].as_str().expect("RequestId"));
 
     let show = sandbox.run(&["--json", "show", id]);
-    show.assert_exit(0);
-    assert_eq!(
-        keys_in_order(&show.stdout),
-        [
-            "Data",
-            "KeyPairId",
-            "KeyPairName",
-            "GmtCreated",
-            "Source",
-            "PublicKeyBody",
-            "FingerprintMd5",
-            "FingerprintSha256",
-            "RequestId"
-        ]
-    );
+    show.assert_ok_with_keys(&[
+        "Data",
+        "KeyPairId",
+        "KeyPairName",
+        "GmtCreated",
+        "Source",
+        "PublicKeyBody",
+        "FingerprintMd5",
+        "FingerprintSha256",
+        "RequestId",
+    ]);
     let detail = show.json();
     assert_eq!(detail["Data"]["KeyPairId"], id);
     assert_eq!(detail["Data"]["KeyPairName"], "laptop");
@@ -446,10 +476,7 @@ fn import_of_a_private_key_from_stdin_keeps_its_public_half() {
     let run = sandbox.run_with_stdin(&["--json", "import", "laptop", "--private-key", "-"], &pem);
 
     run.assert_exit(0);
-    let id = run.json()["Data"]["KeyPairId"]
-        .as_str()
-        .expect("KeyPairId")
-        .to_owned();
+    let id = run.key_pair_id();
     let detail = sandbox.run(&["--json", "show", &id]).json();
     let body = detail["Data"]["PublicKeyBody"]
         .as_str()
@@ -468,22 +495,18 @@ fn list_pages_oldest_first_with_tokens_and_counts_every_match() {
         .collect();
 
     let first = sandbox.run(&["--json", "list", "--max-results", "2"]);
-    first.assert_exit(0);
-    assert_eq!(
-        keys_in_order(&first.stdout),
-        [
-            "NextToken",
-            "Data",
-            "KeyPairId",
-            "KeyPairName",
-            "GmtCreated",
-            "KeyPairId",
-            "KeyPairName",
-            "GmtCreated",
-            "TotalCount",
-            "RequestId"
-        ]
-    );
+    first.assert_ok_with_keys(&[
+        "NextToken",
+        "Data",
+        "KeyPairId",
+        "KeyPairName",
+        "GmtCreated",
+        "KeyPairId",
+        "KeyPairName",
+        "GmtCreated",
+        "TotalCount",
+        "RequestId",
+    ]);
     let first = first.json();
     assert_eq!(first["TotalCount"], 4);
     assert_eq!(first["Data"][0]["KeyPairId"], ids[0].as_str());
@@ -612,8 +635,7 @@ fn delete_is_all_or_nothing_and_needs_yes_without_a_terminal() {
     assert_eq!(sandbox.all_ids("default"), [first.clone(), second.clone()]);
 
     let run = sandbox.run(&["--json", "delete", "--yes", &first, &second]);
-    run.assert_exit(0);
-    assert_eq!(keys_in_order(&run.stdout), ["RequestId"]);
+    run.assert_ok_with_keys(&["RequestId"]);
     assert_request_id(run.json()["RequestId"].as_str().expect("RequestId"));
     assert!(sandbox.all_ids("default").is_empty());
 }
@@ -625,8 +647,7 @@ fn rename_changes_the_name_and_keeps_names_unique() {
     sandbox.import_ok("default", "two", &random_public_key_line("t@h"));
 
     let run = sandbox.run(&["--json", "rename", &first, "uno"]);
-    run.assert_exit(0);
-    assert_eq!(keys_in_order(&run.stdout), ["RequestId"]);
+    run.assert_ok_with_keys(&["RequestId"]);
     assert_eq!(
         sandbox.run(&["--json", "show", &first]).json()["Data"]["KeyPairName"],
         "uno"
@@ -649,20 +670,16 @@ fn tenants_lists_each_tenant_with_its_count_and_quota() {
 
     let run = sandbox.run(&["--json", "tenants"]);
 
-    run.assert_exit(0);
-    assert_eq!(
-        keys_in_order(&run.stdout),
-        [
-            "Data",
-            "Tenant",
-            "KeyPairCount",
-            "Quota",
-            "Tenant",
-            "KeyPairCount",
-            "Quota",
-            "RequestId"
-        ]
-    );
+    run.assert_ok_with_keys(&[
+        "Data",
+        "Tenant",
+        "KeyPairCount",
+        "Quota",
+        "Tenant",
+        "KeyPairCount",
+        "Quota",
+        "RequestId",
+    ]);
     let json = run.json();
     assert_eq!(json["Data"][0]["Tenant"], "alpha");
     assert_eq!(json["Data"][0]["KeyPairCount"], 2);
@@ -720,11 +737,7 @@ fn export_writes_the_adb_keys_file_of_the_tenant() {
         "--output",
         file.to_str().expect("UTF-8"),
     ]);
-    forced.assert_exit(0);
-    assert_eq!(
-        keys_in_order(&forced.stdout),
-        ["Data", "KeyPairCount", "AdbKeys", "RequestId"]
-    );
+    forced.assert_ok_with_keys(&["Data", "KeyPairCount", "AdbKeys", "RequestId"]);
     assert_eq!(forced.json()["Data"]["KeyPairCount"], 1);
     assert_eq!(
         fs::read_to_string(&file).expect("reads adb_keys"),
@@ -751,11 +764,7 @@ fn find_names_the_key_pairs_of_a_private_key_in_one_or_all_tenants() {
         "--private-key",
         CASE_PRIVATE_KEY,
     ]);
-    one.assert_exit(0);
-    assert_eq!(
-        keys_in_order(&one.stdout),
-        ["Data", "Tenant", "KeyPairId", "KeyPairName", "RequestId"]
-    );
+    one.assert_ok_with_keys(&["Data", "Tenant", "KeyPairId", "KeyPairName", "RequestId"]);
     let one = one.json();
     assert_eq!(one["Data"][0]["Tenant"], "alpha");
     assert_eq!(one["Data"][0]["KeyPairId"], in_alpha.as_str());
@@ -925,6 +934,33 @@ fn errors_without_json_are_one_line_on_stderr() {
 
 const QUOTA: usize = 500;
 
+/// Eight workers, each on a thread of its own, that start together: each makes its input with
+/// `prepare`, then they wait for each other, and `race` runs in all of them at once. Both are
+/// given the worker's number; gives what `race` gave in each, in worker order.
+fn eight_at_once<I, T: Send>(
+    prepare: impl Fn(usize) -> I + Sync,
+    race: impl Fn(usize, I) -> T + Sync,
+) -> Vec<T> {
+    const WORKERS: usize = 8;
+    let barrier = Barrier::new(WORKERS);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..WORKERS)
+            .map(|worker| {
+                let (barrier, prepare, race) = (&barrier, &prepare, &race);
+                scope.spawn(move || {
+                    let input = prepare(worker);
+                    barrier.wait();
+                    race(worker, input)
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|worker| worker.join().expect("a worker thread finished"))
+            .collect()
+    })
+}
+
 #[test]
 fn the_501st_import_exceeds_the_quota() {
     let sandbox = Sandbox::new();
@@ -945,44 +981,30 @@ fn the_501st_import_exceeds_the_quota() {
 
 #[test]
 fn eight_processes_importing_at_once_store_exactly_the_quota() {
-    const PROCESSES: usize = 8;
     const PER_PROCESS: usize = 70;
     let sandbox = Sandbox::new();
-    let barrier = Barrier::new(PROCESSES);
 
-    let outcomes: Vec<Vec<Run>> = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..PROCESSES)
-            .map(|worker| {
-                let sandbox = &sandbox;
-                let barrier = &barrier;
-                scope.spawn(move || {
-                    let lines: Vec<String> = (0..PER_PROCESS)
-                        .map(|_| random_public_key_line("t@h"))
-                        .collect();
-                    barrier.wait();
-                    let mut outcomes = Vec::new();
-                    for (i, line) in lines.iter().enumerate() {
-                        let name = format!("w{worker}-k{i}");
-                        outcomes.push(sandbox.import_line_until_not_busy("default", &name, line));
-                    }
-                    outcomes
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .map(|worker| worker.join().expect("a worker thread finished"))
-            .collect()
-    });
+    let outcomes: Vec<Vec<Run>> = eight_at_once(
+        |_| -> Vec<String> {
+            (0..PER_PROCESS)
+                .map(|_| random_public_key_line("t@h"))
+                .collect()
+        },
+        |worker, lines| {
+            let mut outcomes = Vec::new();
+            for (i, line) in lines.iter().enumerate() {
+                let name = format!("w{worker}-k{i}");
+                outcomes.push(sandbox.import_line_until_not_busy("default", &name, line));
+            }
+            outcomes
+        },
+    );
 
     let mut succeeded = BTreeSet::new();
     for run in outcomes.iter().flatten() {
         match run.code {
             0 => {
-                let id = run.json()["Data"]["KeyPairId"]
-                    .as_str()
-                    .expect("id")
-                    .to_owned();
+                let id = run.key_pair_id();
                 assert!(succeeded.insert(id.clone()), "'{id}' reported twice");
             }
             _ => {
@@ -1000,37 +1022,19 @@ fn eight_processes_importing_at_once_store_exactly_the_quota() {
 
 #[test]
 fn eight_processes_importing_one_name_at_once_leave_one_winner() {
-    const PROCESSES: usize = 8;
     let sandbox = Sandbox::new();
-    let barrier = Barrier::new(PROCESSES);
 
-    let runs: Vec<Run> = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..PROCESSES)
-            .map(|_| {
-                let sandbox = &sandbox;
-                let barrier = &barrier;
-                scope.spawn(move || {
-                    let line = random_public_key_line("t@h");
-                    barrier.wait();
-                    sandbox.import_line_until_not_busy("default", "contested", &line)
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .map(|worker| worker.join().expect("a worker thread finished"))
-            .collect()
-    });
+    let runs: Vec<Run> = eight_at_once(
+        |_| random_public_key_line("t@h"),
+        |_, line| sandbox.import_line_until_not_busy("default", "contested", &line),
+    );
 
     let winners: Vec<&Run> = runs.iter().filter(|run| run.code == 0).collect();
     assert_eq!(winners.len(), 1, "exactly one import wins");
     for run in runs.iter().filter(|run| run.code != 0) {
         run.assert_error("InvalidKeyPairName.Duplicate", 6);
     }
-    let winner = winners[0].json()["Data"]["KeyPairId"]
-        .as_str()
-        .expect("id")
-        .to_owned();
+    let winner = winners[0].key_pair_id();
     assert_eq!(sandbox.all_ids("default"), [winner]);
 }
 
@@ -1118,10 +1122,7 @@ fn no_private_key_is_at_rest_in_the_store() {
         );
     }
     let saved = sandbox.path("saved");
-    let saved_arg = saved.to_str().expect("UTF-8");
-    sandbox
-        .run(&["create", "delta", "--save-private", saved_arg])
-        .assert_exit(0);
+    sandbox.create_saved_to("delta", &saved).assert_exit(0);
     pems.push(fs::read_to_string(&saved).expect("reads the saved key"));
     sandbox
         .run(&["import", "imported", "--private-key", CASE_PRIVATE_KEY])
@@ -1174,8 +1175,7 @@ fn a_saved_private_key_is_what_adb_pubkey_reads_as_the_stored_key() {
     let id = json["Data"]["KeyPairId"].as_str().expect("KeyPairId");
     let saved = fs::read_to_string(&file).expect("reads the private key");
     assert_eq!(saved, json["Data"]["PrivateKeyBody"].as_str().expect("PEM"));
-    let mode = fs::metadata(&file).expect("stat").permissions().mode() & 0o777;
-    assert_eq!(mode, 0o600, "the private key file is mode 0600");
+    assert_eq!(mode_of(&file), 0o600, "the private key file is mode 0600");
 
     let pubkey = adb()
         .arg("pubkey")
@@ -1221,25 +1221,14 @@ fn save_private_refuses_existing_files_without_force() {
     assert!(refused.stdout.is_empty());
     assert!(refused.stderr.contains("--force"), "{}", refused.stderr);
     assert_eq!(fs::read_to_string(&file).expect("reads"), "keep me");
-    assert!(
-        sandbox.all_ids("default").is_empty(),
-        "no key pair was created"
-    );
+    sandbox.assert_no_key_pair_created();
 
     let other = sandbox.path("other");
     fs::write(sandbox.path("other.pub"), "keep me too").expect("seeds an existing .pub");
-    let refused = sandbox.run(&[
-        "create",
-        "phone-b",
-        "--save-private",
-        other.to_str().expect("p"),
-    ]);
+    let refused = sandbox.create_saved_to("phone-b", &other);
     refused.assert_exit(2);
     assert!(!other.exists());
-    assert!(
-        sandbox.all_ids("default").is_empty(),
-        "no key pair was created"
-    );
+    sandbox.assert_no_key_pair_created();
 
     let forced = sandbox.run(&[
         "--json",
@@ -1255,23 +1244,12 @@ fn save_private_refuses_existing_files_without_force() {
         .expect("PEM")
         .to_owned();
     assert_eq!(fs::read_to_string(&file).expect("reads"), pem);
-    let mode = fs::metadata(&file).expect("stat").permissions().mode() & 0o777;
-    assert_eq!(mode, 0o600);
+    assert_eq!(mode_of(&file), 0o600);
 
-    let human = sandbox.run(&[
-        "create",
-        "phone-c",
-        "--save-private",
-        other.to_str().expect("p"),
-    ]);
+    let human = sandbox.create_saved_to("phone-c", &other);
     human.assert_exit(2);
     let fresh = sandbox.path("fresh");
-    let human = sandbox.run(&[
-        "create",
-        "phone-c",
-        "--save-private",
-        fresh.to_str().expect("p"),
-    ]);
+    let human = sandbox.create_saved_to("phone-c", &fresh);
     human.assert_exit(0);
     assert!(
         !human.stdout.contains("PRIVATE KEY"),
@@ -1320,7 +1298,7 @@ fn saved_files_have_the_modes_adb_keygen_gives_them() {
             file.to_path_buf(),
             PathBuf::from(format!("{}.pub", file.display())),
         ]
-        .map(|path| fs::metadata(&path).expect("stat").permissions().mode() & 0o777)
+        .map(|path| mode_of(&path))
     };
 
     let mut keygen = adb();
@@ -1349,8 +1327,11 @@ fn saved_files_have_the_modes_adb_keygen_gives_them() {
             exported.to_str().expect("UTF-8"),
         ])
         .assert_exit(0);
-    let mode = fs::metadata(&exported).expect("stat").permissions().mode() & 0o777;
-    assert_eq!(mode, 0o644, "an adb_keys file is public, as the .pub");
+    assert_eq!(
+        mode_of(&exported),
+        0o644,
+        "an adb_keys file is public, as the .pub"
+    );
 }
 
 #[test]
@@ -1380,10 +1361,7 @@ fn a_directory_as_the_file_is_a_usage_error_even_with_force() {
             refused.stderr
         );
     }
-    assert!(
-        sandbox.all_ids("default").is_empty(),
-        "no key pair was created"
-    );
+    sandbox.assert_no_key_pair_created();
     assert_eq!(fs::read_dir(&directory).expect("lists").count(), 0);
 }
 

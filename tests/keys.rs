@@ -328,20 +328,27 @@ fn adb_pubkey(adb: &Path, key_file: &Path, home: &Path) -> Output {
     output
 }
 
+/// Writes `pem` to a key file in a new directory and checks that the real `adb pubkey` (with
+/// HOME there) prints the base64 of `public` for it; gives the line adb printed.
+#[track_caller]
+fn assert_adb_pubkey_prints(pem: &str, public: &AdbPublicKey) -> String {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let key_file = dir.path().join("adbkey");
+    std::fs::write(&key_file, pem.as_bytes()).expect("write key");
+
+    let output = adb_pubkey(&adb_binary(), &key_file, dir.path());
+
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert_eq!(base64_field(stdout.as_bytes()), public.to_base64());
+    stdout
+}
+
 #[test]
 fn adb_pubkey_prints_our_base64_for_fresh_keys() {
-    let adb = adb_binary();
-    let dir = tempfile::tempdir().expect("temp dir");
-
-    for round in 0..3 {
+    for _ in 0..3 {
         let pair = generate_key_pair().expect("generation works");
-        let key_file = dir.path().join(format!("adbkey{round}"));
-        std::fs::write(&key_file, pair.private_pem.as_bytes()).expect("write key");
 
-        let output = adb_pubkey(&adb, &key_file, dir.path());
-
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        assert_eq!(base64_field(stdout.as_bytes()), pair.public.to_base64());
+        let stdout = assert_adb_pubkey_prints(&pair.private_pem, &pair.public);
 
         let printed = PublicKeyLine::parse(stdout.as_bytes()).expect("adb's line parses");
         assert_eq!(printed.key, pair.public);
@@ -880,18 +887,11 @@ mod properties {
 fn adb_pubkey_prints_our_base64_for_concurrently_generated_keys() {
     use adbkeys::keys::generate::generate_private_key_concurrently;
 
-    let adb = adb_binary();
-    let dir = tempfile::tempdir().expect("temp dir");
-
-    for round in 0..3 {
+    for _ in 0..3 {
         let private_key = generate_private_key_concurrently().expect("generation works");
         let public = AdbPublicKey::from_rsa(private_key.as_public_key()).expect("2048-bit key");
         let pem = to_pkcs8_pem(&private_key).expect("PEM encoding works");
-        let key_file = dir.path().join(format!("adbkey{round}"));
-        std::fs::write(&key_file, pem.as_bytes()).expect("write key");
-
-        let output = adb_pubkey(&adb, &key_file, dir.path());
-        assert_eq!(base64_field(&output.stdout), public.to_base64());
+        assert_adb_pubkey_prints(&pem, &public);
     }
 }
 

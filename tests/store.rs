@@ -6,7 +6,6 @@ use std::collections::HashSet;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, Stdio};
-use std::sync::Arc;
 use std::thread;
 use std::time::{Duration as StdDuration, Instant};
 
@@ -54,6 +53,17 @@ fn new_store() -> (TempDir, Store) {
 
 fn ids(records: &[KeyPairRecord]) -> Vec<String> {
     records.iter().map(|r| r.key_pair_id.clone()).collect()
+}
+
+/// Inserts a record named `k{seed}` into tenant `default` for each seed, in turn; gives them.
+fn insert_numbered(store: &Store, seeds: std::ops::Range<u32>) -> Vec<KeyPairRecord> {
+    let records: Vec<KeyPairRecord> = seeds
+        .map(|seed| record("default", &format!("k{seed}"), seed))
+        .collect();
+    for r in &records {
+        store.insert(r, KEY_PAIR_QUOTA).expect("insert");
+    }
+    records
 }
 
 #[test]
@@ -302,12 +312,7 @@ fn a_record_without_base64_is_refused() {
 #[test]
 fn delete_is_all_or_nothing() {
     let (_dir, store) = new_store();
-    let kept: Vec<KeyPairRecord> = (0..3)
-        .map(|i| record("default", &format!("k{i}"), i))
-        .collect();
-    for r in &kept {
-        store.insert(r, KEY_PAIR_QUOTA).expect("insert");
-    }
+    let kept = insert_numbered(&store, 0..3);
 
     let mut request = ids(&kept);
     request.insert(1, "kp-doesnotexist0000".to_string());
@@ -392,32 +397,40 @@ fn records_survive_reopening_as_written() {
     );
 }
 
+/// Runs `work` on eight threads at once, each given a handle on `store` and its worker number
+/// (0 to 7); gives their results in worker order.
+fn on_eight_threads<T: Send + 'static>(store: &Store, work: fn(&Store, u32) -> T) -> Vec<T> {
+    let threads: Vec<_> = (0..8u32)
+        .map(|worker| {
+            let store = store.clone();
+            thread::spawn(move || work(&store, worker))
+        })
+        .collect();
+    threads
+        .into_iter()
+        .map(|t| t.join().expect("a worker"))
+        .collect()
+}
+
 #[test]
 fn concurrent_inserts_stop_at_the_quota() {
     let (_dir, store) = new_store();
-    let store = Arc::new(store);
 
-    let threads: Vec<_> = (0..8u32)
-        .map(|worker| {
-            let store = Arc::clone(&store);
-            thread::spawn(move || {
-                let mut outcomes = (0, 0);
-                for n in 0..70u32 {
-                    let seed = worker * 1000 + n;
-                    match store.insert(&record("default", &format!("w{worker}n{n}"), seed), 500) {
-                        Ok(()) => outcomes.0 += 1,
-                        Err(StoreError::QuotaExceeded { .. }) => outcomes.1 += 1,
-                        Err(other) => panic!("unexpected error: {other}"),
-                    }
-                }
-                outcomes
-            })
-        })
-        .collect();
+    let outcomes = on_eight_threads(&store, |store, worker| {
+        let mut outcomes = (0, 0);
+        for n in 0..70u32 {
+            let seed = worker * 1000 + n;
+            match store.insert(&record("default", &format!("w{worker}n{n}"), seed), 500) {
+                Ok(()) => outcomes.0 += 1,
+                Err(StoreError::QuotaExceeded { .. }) => outcomes.1 += 1,
+                Err(other) => panic!("unexpected error: {other}"),
+            }
+        }
+        outcomes
+    });
 
-    let (stored, refused) = threads
+    let (stored, refused) = outcomes
         .into_iter()
-        .map(|t| t.join().expect("a worker"))
         .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
     assert_eq!((stored, refused), (500, 8 * 70 - 500));
     assert_eq!(store.count("default").expect("count"), 500);
@@ -427,19 +440,10 @@ fn concurrent_inserts_stop_at_the_quota() {
 #[test]
 fn concurrent_inserts_of_one_name_have_one_winner() {
     let (_dir, store) = new_store();
-    let store = Arc::new(store);
 
-    let threads: Vec<_> = (0..8u32)
-        .map(|worker| {
-            let store = Arc::clone(&store);
-            thread::spawn(move || store.insert(&record("default", "contested", worker), 500))
-        })
-        .collect();
-
-    let results: Vec<_> = threads
-        .into_iter()
-        .map(|t| t.join().expect("a worker"))
-        .collect();
+    let results = on_eight_threads(&store, |store, worker| {
+        store.insert(&record("default", "contested", worker), 500)
+    });
     let winners = results.iter().filter(|r| r.is_ok()).count();
     let duplicates = results
         .iter()
@@ -775,50 +779,43 @@ fn a_store_held_by_another_process_is_busy_after_5_seconds() {
     assert_eq!(store.list("default").expect("list").len(), 1);
 }
 
+/// Has a child process in `role` (`hold` or `hold-lock-file`) hold the store for a second, then
+/// inserts a record: checks that the insert waited for the holder (`what` it holds names it in
+/// the failure) and then stored the record. Gives the holder, to be checked or dropped.
+#[track_caller]
+fn insert_waiting_for_a_holder(store: &Store, role: &str, what: &str) -> ChildGuard {
+    let mut holder = ChildGuard::spawn(role, store.path(), "1000");
+    holder.wait_for("HELD");
+
+    let started = Instant::now();
+    let written = record("default", "patient", 1);
+    store
+        .insert(&written, KEY_PAIR_QUOTA)
+        .expect("the insert waits, then succeeds");
+
+    assert!(
+        started.elapsed() >= StdDuration::from_millis(500),
+        "it did not wait for {what}"
+    );
+    assert_eq!(
+        store.get("default", &written.key_pair_id).expect("get"),
+        Some(written)
+    );
+    holder
+}
+
 /// Another process is inside its turn (possibly still in sled's unlocked start-up) as long as it
 /// holds the lock file: nobody may touch sled meanwhile.
 #[test]
 fn the_store_lock_file_is_waited_for() {
     let (_dir, store) = new_store();
-    let mut holder = ChildGuard::spawn("hold-lock-file", store.path(), "1000");
-    holder.wait_for("HELD");
-
-    let started = Instant::now();
-    let written = record("default", "patient", 1);
-    store
-        .insert(&written, KEY_PAIR_QUOTA)
-        .expect("the insert waits, then succeeds");
-
-    assert!(
-        started.elapsed() >= StdDuration::from_millis(500),
-        "it did not wait for the lock file"
-    );
-    assert_eq!(
-        store.get("default", &written.key_pair_id).expect("get"),
-        Some(written)
-    );
+    insert_waiting_for_a_holder(&store, "hold-lock-file", "the lock file");
 }
 
 #[test]
 fn a_lock_released_after_a_second_is_waited_for() {
     let (_dir, store) = new_store();
-    let mut holder = ChildGuard::spawn("hold", store.path(), "1000");
-    holder.wait_for("HELD");
-
-    let started = Instant::now();
-    let written = record("default", "patient", 1);
-    store
-        .insert(&written, KEY_PAIR_QUOTA)
-        .expect("the insert waits, then succeeds");
-
-    assert!(
-        started.elapsed() >= StdDuration::from_millis(500),
-        "it did not wait"
-    );
-    assert_eq!(
-        store.get("default", &written.key_pair_id).expect("get"),
-        Some(written)
-    );
+    let holder = insert_waiting_for_a_holder(&store, "hold", "the open store");
     assert!(holder.succeeded(), "the holder failed");
 }
 
@@ -1001,14 +998,7 @@ fn two_processes_alternating_bursts_never_get_busy() {
 
 fn store_with_records(count: u32) -> (TempDir, Store) {
     let (dir, store) = new_store();
-    for seed in 0..count {
-        store
-            .insert(
-                &record("default", &format!("k{seed}"), seed),
-                KEY_PAIR_QUOTA,
-            )
-            .expect("insert");
-    }
+    insert_numbered(&store, 0..count);
     (dir, store)
 }
 
@@ -1133,14 +1123,8 @@ fn a_snapshot_cut_short_by_a_kill_is_set_aside_and_nothing_is_lost() {
     // 0.34.7 alone then refuses every later open as corrupt (sled issue 1527).
     for cut_at in [0, 100] {
         let (_dir, store) = reopened_store_with_records(50);
-        for seed in 50..53 {
-            store
-                .insert(
-                    &record("default", &format!("k{seed}"), seed),
-                    KEY_PAIR_QUOTA,
-                )
-                .expect("insert after the last snapshot");
-        }
+        // Three more after the last snapshot.
+        insert_numbered(&store, 50..53);
         store.release();
 
         let complete = snapshot_files(&store);
@@ -1170,13 +1154,18 @@ fn a_snapshot_cut_short_by_a_kill_is_set_aside_and_nothing_is_lost() {
     }
 }
 
+/// Rewrites the store's database file with `damage` done to its bytes, behind the store's back.
+fn damage_db_file(store: &Store, damage: impl FnOnce(&mut [u8])) {
+    let db_file = store.path().join("db");
+    let mut bytes = std::fs::read(&db_file).expect("the db file");
+    damage(&mut bytes);
+    std::fs::write(&db_file, &bytes).expect("damage the db file");
+}
+
 #[test]
 fn a_zeroed_database_file_is_corrupt_not_empty() {
     let (_dir, store) = reopened_store_with_records(50);
-    let db_file = store.path().join("db");
-    let mut bytes = std::fs::read(&db_file).expect("the db file");
-    bytes[..4096].fill(0);
-    std::fs::write(&db_file, &bytes).expect("damage the db file");
+    damage_db_file(&store, |bytes| bytes[..4096].fill(0));
 
     assert_fails_naming_path(&store, |e| matches!(e, StoreError::Corrupt { .. }));
 }
@@ -1184,12 +1173,11 @@ fn a_zeroed_database_file_is_corrupt_not_empty() {
 #[test]
 fn flipped_bytes_in_the_log_are_corrupt_not_empty() {
     let (_dir, store) = reopened_store_with_records(50);
-    let db_file = store.path().join("db");
-    let mut bytes = std::fs::read(&db_file).expect("the db file");
-    for byte in &mut bytes[100..2000] {
-        *byte ^= 0xA5;
-    }
-    std::fs::write(&db_file, &bytes).expect("damage the db file");
+    damage_db_file(&store, |bytes| {
+        for byte in &mut bytes[100..2000] {
+            *byte ^= 0xA5;
+        }
+    });
 
     assert_fails_naming_path(&store, |e| matches!(e, StoreError::Corrupt { .. }));
 }
@@ -1206,24 +1194,29 @@ fn a_truncated_database_file_is_corrupt_not_empty() {
     assert_fails_naming_path(&store, |e| matches!(e, StoreError::Corrupt { .. }));
 }
 
+/// Releases `store` and writes `value` under `key` in its sled tree `tree` directly, behind the
+/// store's back, as a bug or a stray tool might.
+fn write_behind_the_stores_back(store: &Store, tree: &str, key: &[u8], value: &[u8]) {
+    store.release();
+    let db = sled::open(store.path()).expect("open directly");
+    db.open_tree(tree)
+        .expect("the tree")
+        .insert(key, value)
+        .expect("damage the tree");
+    db.flush().expect("flush");
+}
+
 #[test]
 fn an_unreadable_record_or_counter_is_corrupt_and_named() {
     let (_dir, store) = store_with_records(2);
     let victim = store.list("default").expect("list")[0].key_pair_id.clone();
 
-    // Written behind the store's back, as a bug or a stray tool might.
-    store.release();
-    {
-        let db = sled::open(store.path()).expect("open directly");
-        let records = db.open_tree("records").expect("the records tree");
-        records
-            .insert(
-                format!("default\0{victim}").as_bytes(),
-                b"{not json".as_slice(),
-            )
-            .expect("damage a record");
-        db.flush().expect("flush");
-    }
+    write_behind_the_stores_back(
+        &store,
+        "records",
+        format!("default\0{victim}").as_bytes(),
+        b"{not json",
+    );
 
     let path = store.path().display().to_string();
     match store.list("default") {
@@ -1245,15 +1238,7 @@ fn an_unreadable_record_or_counter_is_corrupt_and_named() {
         Err(StoreError::Corrupt { .. })
     ));
 
-    store.release();
-    {
-        let db = sled::open(store.path()).expect("open directly");
-        let counts = db.open_tree("counts").expect("the counts tree");
-        counts
-            .insert("default", b"\x01\x02".as_slice())
-            .expect("damage the counter");
-        db.flush().expect("flush");
-    }
+    write_behind_the_stores_back(&store, "counts", b"default", b"\x01\x02");
     assert!(matches!(
         store.count("default"),
         Err(StoreError::Corrupt { .. })

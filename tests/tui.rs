@@ -10,7 +10,10 @@ use adbkeys::service::{CreatedKeyPair, KeyPairDetail, KeyPairService, TenantSumm
 use adbkeys::store::Store;
 use adbkeys::tui::app::{App, AppOptions, GenerationPhase};
 use adbkeys::tui::clipboard::CopyOutcome;
-use adbkeys::tui::dialogs::{Confirmable, Dialog, ImportField, PendingKey};
+use adbkeys::tui::dialogs::{
+    Confirm, Confirmable, CreateForm, Dialog, FieldProblem, ImportField, ImportForm, PathPrompt,
+    PendingKey,
+};
 use adbkeys::tui::event::{
     AppEvent, Effect, ImportSource, Job, JobResult, NewKeyPair, WriteOutcome,
 };
@@ -178,6 +181,116 @@ impl Drive {
         jobs
     }
 
+    /// Takes the jobs asked for since the last call and gives the last of them, which must be
+    /// a `kind` job (as [`Job::name`] names it).
+    #[track_caller]
+    fn take_last_job(&mut self, kind: &str) -> Job {
+        match self.take_jobs().pop() {
+            Some(job) if job.name() == kind => job,
+            other => panic!("expected a {kind} job last, got {other:?}"),
+        }
+    }
+
+    /// Runs `job` against the real `service` and hands the console its result.
+    fn perform(&mut self, service: &KeyPairService, job: Job) {
+        self.send(AppEvent::Done(jobs::perform(service, job)));
+    }
+
+    /// Runs the last job asked for, which must be a `kind` job, against the real `service` and
+    /// hands the console its result.
+    #[track_caller]
+    fn perform_last_job(&mut self, kind: &str, service: &KeyPairService) {
+        let job = self.take_last_job(kind);
+        self.perform(service, job);
+    }
+
+    /// Replaces the text of the open path prompt with `path` and presses Enter.
+    fn submit_path(&mut self, path: &Path) {
+        self.ctrl('u');
+        self.type_text(&path.display().to_string());
+        self.key(KeyCode::Enter);
+    }
+
+    /// The tenant and request number of the one job asked for since the last call, which must
+    /// be a list request.
+    #[track_caller]
+    fn take_list_request(&mut self) -> (String, u64) {
+        match self.take_jobs().as_slice() {
+            [Job::List { tenant, request }] => (tenant.clone(), *request),
+            other => panic!("expected one list request, got {other:?}"),
+        }
+    }
+
+    /// The name and the pasted text of the one job asked for since the last call, which must
+    /// be an import of a pasted key.
+    #[track_caller]
+    fn take_pasted_import(&mut self) -> (String, String) {
+        match self.take_jobs().as_slice() {
+            [
+                Job::Import {
+                    name,
+                    source: ImportSource::Pasted(text),
+                    ..
+                },
+            ] => (name.clone(), text.expose().to_owned()),
+            other => panic!("expected one import of a pasted key, got {other:?}"),
+        }
+    }
+
+    /// How many clears of a copied key were asked for since the last call (the other effects
+    /// are dropped).
+    fn take_clears(&mut self) -> usize {
+        self.take_effects()
+            .iter()
+            .filter(|effect| matches!(effect, Effect::ClearSecret(_)))
+            .count()
+    }
+
+    /// Marks the first two rows (Space, j, Space, j), leaving the cursor on the third.
+    fn mark_the_first_two_rows(&mut self) {
+        for character in [' ', 'j', ' ', 'j'] {
+            self.ch(character);
+        }
+    }
+
+    /// Asks to delete with the Delete key and confirms (Right to the Delete button, Enter).
+    fn delete_confirmed(&mut self) {
+        self.key(KeyCode::Delete);
+        self.key(KeyCode::Right);
+        self.key(KeyCode::Enter);
+    }
+
+    /// Copies the revealed private key (`c`) and answers the copy: `delivered` or not, with
+    /// `message`.
+    fn copy_private_key(&mut self, delivered: bool, message: &str) {
+        self.ch('c');
+        self.take_effects();
+        self.answer_copy(delivered, message, None, true);
+    }
+
+    /// The phase of the key generation under way, if one is.
+    fn generation_phase(&self) -> Option<GenerationPhase> {
+        self.app
+            .generation
+            .as_ref()
+            .map(|generation| generation.phase)
+    }
+
+    /// The name of the selected key pair, if a row is selected.
+    fn selected_name(&self) -> Option<&str> {
+        self.app
+            .selected_item()
+            .map(|item| item.key_pair_name.as_str())
+    }
+
+    /// Whether a message shows and holds `text`.
+    fn toast_holds(&self, text: &str) -> bool {
+        self.app
+            .toast
+            .as_ref()
+            .is_some_and(|toast| toast.text.contains(text))
+    }
+
     /// Answers the pending list request(s) with `items`.
     fn answer_list(&mut self, items: Vec<KeyPairDetail>) {
         let requests: Vec<(String, u64)> = self
@@ -206,6 +319,49 @@ impl Drive {
 
     fn top(&self) -> Option<&Dialog> {
         self.app.dialogs.last()
+    }
+
+    /// The creation form, which must be the dialog on top.
+    #[track_caller]
+    fn create_form(&self) -> &CreateForm {
+        match self.top() {
+            Some(Dialog::Create(form)) => form,
+            other => panic!("expected the creation form on top, got {other:?}"),
+        }
+    }
+
+    /// What the creation form on top finds wrong with the typed name; `why` says why it must
+    /// find something.
+    #[track_caller]
+    fn name_problem(&self, why: &str) -> FieldProblem {
+        self.create_form().problem.clone().expect(why)
+    }
+
+    /// The import form, which must be the dialog on top.
+    #[track_caller]
+    fn import_form(&self) -> &ImportForm {
+        match self.top() {
+            Some(Dialog::Import(form)) => form,
+            other => panic!("expected the import form on top, got {other:?}"),
+        }
+    }
+
+    /// The path prompt, which must be the dialog on top.
+    #[track_caller]
+    fn path_prompt(&self) -> &PathPrompt {
+        match self.top() {
+            Some(Dialog::Path(prompt)) => prompt,
+            other => panic!("expected a path prompt on top, got {other:?}"),
+        }
+    }
+
+    /// The confirmation question, which must be the dialog on top.
+    #[track_caller]
+    fn confirmation(&self) -> &Confirm {
+        match self.top() {
+            Some(Dialog::Confirm(confirm)) => confirm,
+            other => panic!("expected a confirmation on top, got {other:?}"),
+        }
     }
 
     /// The sample key pairs at 80x24, the set-up most tests start from.
@@ -331,10 +487,7 @@ fn snapshot_loading_before_the_first_list() {
 #[test]
 fn snapshot_marked_rows_and_filter() {
     let mut drive = Drive::sample();
-    drive.ch(' ');
-    drive.ch('j');
-    drive.ch(' ');
-    drive.ch('j');
+    drive.mark_the_first_two_rows();
     drive.ch('/');
     drive.type_text("e");
     snapshot_both("filter_typing", &mut drive);
@@ -361,10 +514,7 @@ fn snapshot_create_form_duplicate_and_key_ready() {
     let mut drive = Drive::sample();
     drive.ch('n');
     drive.type_text("qa-lab");
-    let generation = match drive.top() {
-        Some(Dialog::Create(form)) => form.generation,
-        other => panic!("expected the creation form, got {other:?}"),
-    };
+    let generation = drive.create_form().generation;
     drive.answer_generated(generation);
     snapshot_both("create_form_duplicate", &mut drive);
 }
@@ -396,7 +546,25 @@ fn reveal_drive_of(name: &str, pem: Zeroizing<String>, public_key_line: &str) ->
     drive.key(KeyCode::Enter);
     let generation = drive.app.generation.as_ref().expect("generation").id;
     drive.take_jobs();
-    drive.send(AppEvent::Done(JobResult::Created {
+    drive.send(AppEvent::Done(created(
+        generation,
+        name,
+        pem,
+        public_key_line,
+    )));
+    drive.take_jobs();
+    drive
+}
+
+/// The result of creation `generation`: key pair `kp-0000000000new001` named `name`, with this
+/// private key PEM and public key line.
+fn created(
+    generation: u64,
+    name: &str,
+    pem: Zeroizing<String>,
+    public_key_line: &str,
+) -> JobResult {
+    JobResult::Created {
         generation,
         result: Ok(NewKeyPair(CreatedKeyPair {
             key_pair_id: "kp-0000000000new001".to_owned(),
@@ -405,9 +573,7 @@ fn reveal_drive_of(name: &str, pem: Zeroizing<String>, public_key_line: &str) ->
             gmt_created: "2024-06-30 08:45:09.0".to_owned(),
             public_key_line: public_key_line.to_owned(),
         })),
-    }));
-    drive.take_jobs();
-    drive
+    }
 }
 
 #[test]
@@ -454,9 +620,7 @@ fn snapshot_save_prompt_and_overwrite_question() {
 #[test]
 fn snapshot_copied_countdown() {
     let mut drive = reveal_drive();
-    drive.ch('c');
-    drive.take_effects();
-    drive.answer_copy(true, "sent to the terminal via OSC 52", None, true);
+    drive.copy_private_key(true, "sent to the terminal via OSC 52");
     drive.key(KeyCode::Esc);
     drive.at(2.5);
     snapshot_both("copied_countdown", &mut drive);
@@ -508,10 +672,7 @@ fn snapshot_rename_form() {
 #[test]
 fn snapshot_delete_confirmation() {
     let mut drive = Drive::sample();
-    drive.ch(' ');
-    drive.ch('j');
-    drive.ch(' ');
-    drive.ch('j');
+    drive.mark_the_first_two_rows();
     drive.ch('d');
     snapshot_both("delete_confirmation", &mut drive);
 }
@@ -555,6 +716,24 @@ fn snapshot_terminal_too_small_and_zero_size() {
 
 fn cases() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/cases")
+}
+
+/// The MD5 fingerprint of the cases' adbkey.pub (and so of adbkey), as their README gives it.
+const CASE_MD5: &str = "10:57:97:18:C7:7C:68:7E:70:97:99:32:E8:42:1A:5A";
+
+/// The MD5 fingerprint of the key pair that an import job's `result` stored in `service`;
+/// panics unless the import succeeded.
+#[track_caller]
+fn imported_fingerprint(result: JobResult, service: &KeyPairService) -> String {
+    match result {
+        JobResult::Imported(Ok(summary)) => {
+            service
+                .show_key_pair("default", &summary.key_pair_id)
+                .expect("stored")
+                .fingerprint_md5
+        }
+        other => panic!("expected a successful import, got {other:?}"),
+    }
 }
 
 #[test]
@@ -637,9 +816,7 @@ fn control_c_quits_from_a_dialog_and_clears_a_copied_key() {
 #[test]
 fn a_hangup_clears_the_copied_key_before_quitting() {
     let mut drive = reveal_drive();
-    drive.ch('c');
-    drive.take_effects();
-    drive.answer_copy(true, "sent", None, true);
+    drive.copy_private_key(true, "sent");
     drive.send(AppEvent::Shutdown);
     let effects = drive.take_effects();
     assert!(matches!(
@@ -681,14 +858,7 @@ fn create_uses_the_key_generated_while_typing() {
         drive.app.dialogs.is_empty(),
         "the form closes; the console stays usable"
     );
-    assert_eq!(
-        drive
-            .app
-            .generation
-            .as_ref()
-            .map(|generation| generation.phase),
-        Some(GenerationPhase::Storing)
-    );
+    assert_eq!(drive.generation_phase(), Some(GenerationPhase::Storing));
 }
 
 #[test]
@@ -702,14 +872,7 @@ fn create_waits_for_a_key_still_generating_and_esc_cancels_it() {
         drive.take_jobs().is_empty(),
         "nothing to store until the key exists"
     );
-    assert_eq!(
-        drive
-            .app
-            .generation
-            .as_ref()
-            .map(|generation| generation.phase),
-        Some(GenerationPhase::Generating)
-    );
+    assert_eq!(drive.generation_phase(), Some(GenerationPhase::Generating));
 
     // The list stays usable while the key is made.
     drive.ch('j');
@@ -780,10 +943,7 @@ fn the_name_is_checked_as_it_is_typed() {
     let mut drive = Drive::sample();
     drive.ch('n');
     drive.type_text("1phone");
-    let problem = match drive.top() {
-        Some(Dialog::Create(form)) => form.problem.clone().expect("a leading digit is refused"),
-        other => panic!("{other:?}"),
-    };
+    let problem = drive.name_problem("a leading digit is refused");
     assert_eq!(problem.position, Some(1));
     assert!(
         problem.message.contains("character 1"),
@@ -797,10 +957,7 @@ fn the_name_is_checked_as_it_is_typed() {
 
     drive.key(KeyCode::End);
     drive.type_text(" x");
-    let problem = match drive.top() {
-        Some(Dialog::Create(form)) => form.problem.clone().expect("a space is refused"),
-        other => panic!("{other:?}"),
-    };
+    let problem = drive.name_problem("a space is refused");
     assert_eq!(
         problem.position,
         Some(6),
@@ -809,10 +966,7 @@ fn the_name_is_checked_as_it_is_typed() {
 
     drive.ctrl('u');
     drive.type_text("qa-lab");
-    let problem = match drive.top() {
-        Some(Dialog::Create(form)) => form.problem.clone().expect("a duplicate is refused"),
-        other => panic!("{other:?}"),
-    };
+    let problem = drive.name_problem("a duplicate is refused");
     assert!(problem.message.contains("'qa-lab'"), "{}", problem.message);
 
     drive.key(KeyCode::Enter);
@@ -828,10 +982,7 @@ fn a_pasted_newline_never_submits_a_form() {
     let mut drive = Drive::sample();
     drive.ch('n');
     drive.send(AppEvent::Paste("pasted-name\n".to_owned()));
-    match drive.top() {
-        Some(Dialog::Create(form)) => assert_eq!(form.name.value(), "pasted-name"),
-        other => panic!("{other:?}"),
-    }
+    assert_eq!(drive.create_form().name.value(), "pasted-name");
     assert!(drive.app.generation.is_none());
 }
 
@@ -867,13 +1018,7 @@ fn copying_the_private_key_counts_down_then_clears_it() {
         Some("tmux keeps it in a paste buffer"),
         true,
     );
-    assert!(
-        drive
-            .app
-            .toast
-            .as_ref()
-            .is_some_and(|toast| toast.text.contains("paste buffer"))
-    );
+    assert!(drive.toast_holds("paste buffer"));
 
     drive.key(KeyCode::Esc);
     assert!(
@@ -882,38 +1027,24 @@ fn copying_the_private_key_counts_down_then_clears_it() {
     );
 
     drive.at(29.0);
-    assert!(
-        !drive
-            .take_effects()
-            .iter()
-            .any(|effect| matches!(effect, Effect::ClearSecret(_)))
-    );
+    assert_eq!(drive.take_clears(), 0);
     assert!(drive.screen(80, 24).contains("clipboard clears in 1 s"));
     drive.at(30.1);
-    let cleared: Vec<Effect> = drive
-        .take_effects()
-        .into_iter()
-        .filter(|effect| matches!(effect, Effect::ClearSecret(_)))
-        .collect();
-    assert_eq!(cleared.len(), 1);
+    assert_eq!(drive.take_clears(), 1);
     assert!(drive.app.secret_deadline.is_none());
 }
 
 #[test]
 fn a_copy_that_reached_nothing_is_an_error_and_needs_the_question() {
     let mut drive = reveal_drive();
-    drive.ch('c');
-    drive.take_effects();
-    drive.answer_copy(false, "clipboard is off (--clipboard off)", None, true);
+    drive.copy_private_key(false, "clipboard is off (--clipboard off)");
     assert!(drive.app.toast.as_ref().is_some_and(|toast| toast.error));
     drive.key(KeyCode::Esc);
     assert!(matches!(drive.top(), Some(Dialog::Reveal(reveal)) if reveal.confirm_close));
     drive.send(AppEvent::Shutdown);
-    assert!(
-        !drive
-            .take_effects()
-            .iter()
-            .any(|effect| matches!(effect, Effect::ClearSecret(_))),
+    assert_eq!(
+        drive.take_clears(),
+        0,
         "nothing to clear when nothing was copied"
     );
 }
@@ -925,23 +1056,14 @@ fn saving_writes_the_pair_and_overwrites_only_when_confirmed() {
 
     let mut drive = reveal_drive();
     drive.ch('s');
-    match drive.top() {
-        Some(Dialog::Path(prompt)) => assert_eq!(prompt.input.value(), "./new-phone.adb_key"),
-        other => panic!("{other:?}"),
-    }
-    drive.ctrl('u');
-    drive.type_text(&target.display().to_string());
-    drive.key(KeyCode::Enter);
-    let job = match drive.take_jobs().pop() {
-        Some(
-            job @ Job::SavePrivateKey {
-                overwrite: false, ..
-            },
-        ) => job,
-        other => panic!("{other:?}"),
+    assert_eq!(drive.path_prompt().input.value(), "./new-phone.adb_key");
+    drive.submit_path(&target);
+    let job = drive.take_last_job("save");
+    let Job::SavePrivateKey { overwrite, .. } = &job else {
+        unreachable!("take_last_job gives a save")
     };
-    let result = jobs::perform(&service, job);
-    drive.send(AppEvent::Done(result));
+    assert!(!overwrite, "{job:?}");
+    drive.perform(&service, job);
 
     assert_eq!(
         std::fs::read_to_string(&target).expect("saved"),
@@ -959,12 +1081,7 @@ fn saving_writes_the_pair_and_overwrites_only_when_confirmed() {
     assert!(matches!(drive.top(), Some(Dialog::Reveal(reveal)) if reveal.secured));
 
     // Again: the file exists, so a question with Cancel focused.
-    drive.ch('s');
-    drive.ctrl('u');
-    drive.type_text(&target.display().to_string());
-    drive.key(KeyCode::Enter);
-    let job = drive.take_jobs().pop().expect("save job");
-    drive.send(AppEvent::Done(jobs::perform(&service, job)));
+    save_through_the_prompt(&mut drive, &service, &target);
     assert!(matches!(
         drive.top(),
         Some(Dialog::Confirm(confirm))
@@ -979,8 +1096,7 @@ fn saving_writes_the_pair_and_overwrites_only_when_confirmed() {
     assert!(matches!(drive.top(), Some(Dialog::Path(prompt)) if prompt.error.is_some()));
 
     drive.key(KeyCode::Enter);
-    let job = drive.take_jobs().pop().expect("save job");
-    drive.send(AppEvent::Done(jobs::perform(&service, job)));
+    drive.perform_last_job("save", &service);
     drive.key(KeyCode::Tab);
     drive.key(KeyCode::Enter);
     match drive.take_jobs().as_slice() {
@@ -996,16 +1112,11 @@ fn saving_writes_the_pair_and_overwrites_only_when_confirmed() {
 }
 
 /// Saves the revealed key to `path` through the prompt and runs the write for real.
+#[track_caller]
 fn save_through_the_prompt(drive: &mut Drive, service: &KeyPairService, path: &Path) {
     drive.ch('s');
-    drive.ctrl('u');
-    drive.type_text(&path.display().to_string());
-    drive.key(KeyCode::Enter);
-    let job = match drive.take_jobs().pop() {
-        Some(job @ Job::SavePrivateKey { .. }) => job,
-        other => panic!("{other:?}"),
-    };
-    drive.send(AppEvent::Done(jobs::perform(service, job)));
+    drive.submit_path(path);
+    drive.perform_last_job("save", service);
 }
 
 #[test]
@@ -1018,13 +1129,10 @@ fn the_overwrite_question_names_the_pub_file_it_would_overwrite() {
     let mut drive = reveal_drive();
     save_through_the_prompt(&mut drive, &service, &target);
     save_through_the_prompt(&mut drive, &service, &target);
-    match drive.top() {
-        Some(Dialog::Confirm(confirm)) => assert_eq!(
-            confirm.action.existing_files(),
-            [target.as_path(), public.as_path()]
-        ),
-        other => panic!("{other:?}"),
-    }
+    assert_eq!(
+        drive.confirmation().action.existing_files(),
+        [target.as_path(), public.as_path()]
+    );
     let screen = drive.screen(120, 40);
     assert!(screen.contains("new-phone.adb_key' and"), "{screen}");
     assert!(screen.contains("new-phone.adb_key.pub' exist"), "{screen}");
@@ -1034,12 +1142,10 @@ fn the_overwrite_question_names_the_pub_file_it_would_overwrite() {
     // Only the .pub exists: the question names it, not the free private key path.
     std::fs::remove_file(&target).expect("remove");
     save_through_the_prompt(&mut drive, &service, &target);
-    match drive.top() {
-        Some(Dialog::Confirm(confirm)) => {
-            assert_eq!(confirm.action.existing_files(), [public.as_path()]);
-        }
-        other => panic!("{other:?}"),
-    }
+    assert_eq!(
+        drive.confirmation().action.existing_files(),
+        [public.as_path()]
+    );
     assert!(
         drive
             .screen(120, 40)
@@ -1071,15 +1177,12 @@ fn saving_to_a_directory_is_refused_without_writing() {
     let mut drive = reveal_drive();
     for typed in [keys.clone(), dir.path().join("missing/")] {
         save_through_the_prompt(&mut drive, &service, &typed);
-        match drive.top() {
-            Some(Dialog::Path(prompt)) => {
-                let error = prompt.error.as_deref().expect("refused in the prompt");
-                assert!(error.contains("directory"), "{error}");
-                assert!(error.contains(&format!("'{}'", typed.display())), "{error}");
-                assert!(!prompt.busy);
-            }
-            other => panic!("refused without a question, got {other:?}"),
-        }
+        // Refused in the prompt, without a question.
+        let prompt = drive.path_prompt();
+        let error = prompt.error.as_deref().expect("refused in the prompt");
+        assert!(error.contains("directory"), "{error}");
+        assert!(error.contains(&format!("'{}'", typed.display())), "{error}");
+        assert!(!prompt.busy);
         drive.key(KeyCode::Esc);
     }
     let entries: Vec<_> = std::fs::read_dir(&keys).expect("list").collect();
@@ -1094,32 +1197,23 @@ fn saving_to_a_directory_is_refused_without_writing() {
 #[test]
 fn delete_names_the_marked_key_pairs_and_cancel_is_the_default() {
     let mut drive = Drive::sample();
-    drive.ch(' ');
-    drive.ch('j');
-    drive.ch(' ');
-    drive.ch('j');
+    drive.mark_the_first_two_rows();
     assert_eq!(drive.app.marked.len(), 2);
     drive.ch('d');
-    match drive.top() {
-        Some(Dialog::Confirm(confirm)) => {
-            assert!(!confirm.confirm_focused);
-            let Confirmable::Delete { targets, .. } = &confirm.action else {
-                panic!("{:?}", confirm.action)
-            };
-            let names: Vec<&str> = targets.iter().map(|(_, name)| name.as_str()).collect();
-            assert_eq!(names, ["build-farm-01", "生产环境密钥"]);
-        }
-        other => panic!("{other:?}"),
-    }
+    let confirm = drive.confirmation();
+    assert!(!confirm.confirm_focused);
+    let Confirmable::Delete { targets, .. } = &confirm.action else {
+        panic!("{:?}", confirm.action)
+    };
+    let names: Vec<&str> = targets.iter().map(|(_, name)| name.as_str()).collect();
+    assert_eq!(names, ["build-farm-01", "生产环境密钥"]);
     assert!(drive.screen(80, 24).contains("生产环境密钥"));
 
     drive.key(KeyCode::Enter);
     assert!(drive.take_jobs().is_empty());
     assert!(drive.app.dialogs.is_empty());
 
-    drive.key(KeyCode::Delete);
-    drive.key(KeyCode::Right);
-    drive.key(KeyCode::Enter);
+    drive.delete_confirmed();
     match drive.take_jobs().as_slice() {
         [
             Job::Delete {
@@ -1173,22 +1267,13 @@ fn filter_narrows_by_name_id_or_fingerprint_and_esc_clears() {
     drive.ch('/');
     drive.type_text("生产");
     assert_eq!(drive.app.visible.len(), 1);
-    assert_eq!(
-        drive
-            .app
-            .selected_item()
-            .map(|item| item.key_pair_name.as_str()),
-        Some("生产环境密钥")
-    );
+    assert_eq!(drive.selected_name(), Some("生产环境密钥"));
     drive.key(KeyCode::Enter);
     assert!(!drive.app.filter_editing);
     drive.key(KeyCode::Esc);
     assert_eq!(drive.app.visible.len(), 5);
     assert_eq!(
-        drive
-            .app
-            .selected_item()
-            .map(|item| item.key_pair_name.as_str()),
+        drive.selected_name(),
         Some("生产环境密钥"),
         "the selection survives the filter"
     );
@@ -1256,18 +1341,12 @@ fn the_list_is_read_again_within_two_seconds() {
 fn an_older_list_answer_never_replaces_a_newer_one() {
     let mut drive = Drive::sample();
     drive.at(1.6);
-    let old = match drive.take_jobs().as_slice() {
-        [Job::List { request, .. }] => *request,
-        other => panic!("{other:?}"),
-    };
+    let (_, old) = drive.take_list_request();
     drive.send(AppEvent::Done(JobResult::Deleted {
         count: 1,
         result: Ok(()),
     }));
-    let new = match drive.take_jobs().as_slice() {
-        [Job::List { request, .. }] => *request,
-        other => panic!("{other:?}"),
-    };
+    let (_, new) = drive.take_list_request();
     drive.send(AppEvent::Done(JobResult::Listed {
         tenant: "default".into(),
         request: new,
@@ -1331,13 +1410,7 @@ fn rename_checks_the_name_and_shows_core_errors_in_the_form() {
         result: Ok(()),
     }));
     assert!(drive.app.dialogs.is_empty());
-    assert!(
-        drive
-            .app
-            .toast
-            .as_ref()
-            .is_some_and(|toast| toast.text.contains("构建机-01"))
-    );
+    assert!(drive.toast_holds("构建机-01"));
 }
 
 #[test]
@@ -1353,19 +1426,9 @@ fn import_takes_a_paste_or_a_file_and_shows_refusals_in_the_form() {
         Some(Dialog::Import(form)) if form.pasted.is_some() && form.focus == ImportField::Name
     ));
     drive.key(KeyCode::Enter);
-    match drive.take_jobs().as_slice() {
-        [
-            Job::Import {
-                name,
-                source: ImportSource::Pasted(text),
-                ..
-            },
-        ] => {
-            assert_eq!(name, "laptop");
-            assert_eq!(text.expose(), format!("{public}\n"));
-        }
-        other => panic!("{other:?}"),
-    }
+    let (name, text) = drive.take_pasted_import();
+    assert_eq!(name, "laptop");
+    assert_eq!(text, format!("{public}\n"));
     drive.send(AppEvent::Done(JobResult::Imported(Err(
         "the key is empty".into()
     ))));
@@ -1402,32 +1465,18 @@ fn typing_after_a_paste_goes_to_the_field_with_the_focus() {
     drive.type_text("lap");
     drive.send(AppEvent::Paste(public.clone()));
     drive.type_text("top");
-    match drive.top() {
-        Some(Dialog::Import(form)) => {
-            assert_eq!(form.focus, ImportField::Name);
-            assert_eq!(form.name.value(), "laptop");
-            assert!(form.pasted.is_some(), "the key is in the key field");
-        }
-        other => panic!("{other:?}"),
-    }
+    let form = drive.import_form();
+    assert_eq!(form.focus, ImportField::Name);
+    assert_eq!(form.name.value(), "laptop");
+    assert!(form.pasted.is_some(), "the key is in the key field");
     assert!(
         drive.screen(80, 24).contains("> laptop"),
         "the focus marker stays on the name"
     );
     drive.key(KeyCode::Enter);
-    match drive.take_jobs().as_slice() {
-        [
-            Job::Import {
-                name,
-                source: ImportSource::Pasted(text),
-                ..
-            },
-        ] => {
-            assert_eq!(name, "laptop");
-            assert_eq!(text.expose(), public);
-        }
-        other => panic!("{other:?}"),
-    }
+    let (name, text) = drive.take_pasted_import();
+    assert_eq!(name, "laptop");
+    assert_eq!(text, public);
 
     // A path pasted into the key field: typing goes on in that field.
     let mut drive = Drive::sample();
@@ -1436,14 +1485,10 @@ fn typing_after_a_paste_goes_to_the_field_with_the_focus() {
     drive.key(KeyCode::Enter);
     drive.send(AppEvent::Paste("/home/op/.android/adbkey".to_owned()));
     drive.type_text(".pub");
-    match drive.top() {
-        Some(Dialog::Import(form)) => {
-            assert_eq!(form.focus, ImportField::Key);
-            assert!(form.pasted.is_none(), "a short line is a path, not a key");
-            assert_eq!(form.path.value(), "/home/op/.android/adbkey.pub");
-        }
-        other => panic!("{other:?}"),
-    }
+    let form = drive.import_form();
+    assert_eq!(form.focus, ImportField::Key);
+    assert!(form.pasted.is_none(), "a short line is a path, not a key");
+    assert_eq!(form.path.value(), "/home/op/.android/adbkey.pub");
 }
 
 #[test]
@@ -1466,10 +1511,8 @@ fn the_tenant_picker_switches_to_a_listed_or_a_new_valid_tenant() {
     drive.key(KeyCode::Enter);
     assert_eq!(drive.app.tenant, "staging");
     assert!(drive.app.items.is_empty());
-    match drive.take_jobs().as_slice() {
-        [Job::List { tenant, .. }] => assert_eq!(tenant, "staging"),
-        other => panic!("{other:?}"),
-    }
+    let (tenant, _) = drive.take_list_request();
+    assert_eq!(tenant, "staging");
 
     drive.ch('t');
     drive.take_jobs();
@@ -1612,10 +1655,7 @@ fn y_copies_the_public_key_line_and_export_asks_for_a_path() {
     }
 
     drive.ch('e');
-    match drive.top() {
-        Some(Dialog::Path(prompt)) => assert_eq!(prompt.input.value(), "./adb_keys"),
-        other => panic!("{other:?}"),
-    }
+    assert_eq!(drive.path_prompt().input.value(), "./adb_keys");
     drive.key(KeyCode::Enter);
     match drive.take_jobs().as_slice() {
         [
@@ -1791,6 +1831,13 @@ mod with_service {
             }
         }
 
+        /// Replaces the text of the open path prompt with `path` and presses Enter.
+        fn submit_path(&mut self, path: &Path) {
+            self.send(ctrl('u'));
+            self.keys(&path.display().to_string());
+            self.send(press(KeyCode::Enter));
+        }
+
         /// Handles background results until `done` holds (at most 60 s: a key generation on a
         /// machine busy with other work can take several seconds).
         async fn settle(&mut self, done: impl Fn(&App) -> bool) {
@@ -1863,10 +1910,8 @@ mod with_service {
 
         // Save beside it: mode 0600 and the .pub line.
         live.keys("s");
-        live.send(ctrl('u'));
         let saved = live.dir.join("door.adbkey");
-        live.keys(&saved.display().to_string());
-        live.send(press(KeyCode::Enter));
+        live.submit_path(&saved);
         live.settle(no_dialog_busy).await;
         assert_eq!(std::fs::read(&saved).expect("saved"), pem);
         let public_file =
@@ -1901,10 +1946,7 @@ mod with_service {
             .iter()
             .find(|item| item.key_pair_name == "laptop")
             .expect("imported");
-        assert_eq!(
-            laptop.fingerprint_md5,
-            "10:57:97:18:C7:7C:68:7E:70:97:99:32:E8:42:1A:5A"
-        );
+        assert_eq!(laptop.fingerprint_md5, CASE_MD5);
 
         live.keys("i");
         live.keys("laptop-again");
@@ -1924,10 +1966,8 @@ mod with_service {
         // Export the tenant's adb_keys.
         live.settle(|app| app.items.len() == 2).await;
         live.keys("e");
-        live.send(ctrl('u'));
         let exported = live.dir.join("adb_keys");
-        live.keys(&exported.display().to_string());
-        live.send(press(KeyCode::Enter));
+        live.submit_path(&exported);
         live.settle(|app| app.dialogs.is_empty()).await;
         let expected = live
             .service
@@ -1965,16 +2005,12 @@ mod with_service {
     async fn a_terminal_that_goes_away_still_gets_the_copied_key_cleared() {
         let mut live = Live::new();
         live.console.start().expect("start");
-        live.send(AppEvent::Done(JobResult::Created {
-            generation: 1,
-            result: Ok(NewKeyPair(CreatedKeyPair {
-                key_pair_id: "kp-0000000000new001".to_owned(),
-                key_pair_name: "new-phone".to_owned(),
-                private_key_body: fake_pem(),
-                gmt_created: "2024-06-30 08:45:09.0".to_owned(),
-                public_key_line: "QAAAAFAKE user@host".to_owned(),
-            })),
-        }));
+        live.send(AppEvent::Done(created(
+            1,
+            "new-phone",
+            fake_pem(),
+            "QAAAAFAKE user@host",
+        )));
         live.keys("c");
         assert!(
             live.console.app.secret_deadline.is_some(),
@@ -2060,11 +2096,7 @@ fn import_pasted(
     let screen = screen_of(&drive.app, 80, 24);
 
     drive.key(KeyCode::Enter);
-    let job = match drive.take_jobs().pop() {
-        Some(job @ Job::Import { .. }) => job,
-        other => panic!("{other:?}"),
-    };
-    let result = jobs::perform(&service, job);
+    let result = jobs::perform(&service, drive.take_last_job("import"));
     (screen, result, service, dir)
 }
 
@@ -2077,18 +2109,7 @@ fn a_paste_with_cr_line_breaks_imports_a_private_key_or_a_wrapped_public_key() {
         screen.contains("pasted a private key PEM (28 lines)"),
         "{screen}"
     );
-    match result {
-        JobResult::Imported(Ok(summary)) => {
-            let detail = service
-                .show_key_pair("default", &summary.key_pair_id)
-                .expect("stored");
-            assert_eq!(
-                detail.fingerprint_md5,
-                "10:57:97:18:C7:7C:68:7E:70:97:99:32:E8:42:1A:5A"
-            );
-        }
-        other => panic!("{other:?}"),
-    }
+    assert_eq!(imported_fingerprint(result, &service), CASE_MD5);
 
     let public = std::fs::read_to_string(cases().join("adbkey.pub")).expect("case");
     let (base64, comment) = public.split_once(' ').expect("a comment");
@@ -2100,18 +2121,7 @@ fn a_paste_with_cr_line_breaks_imports_a_private_key_or_a_wrapped_public_key() {
     let text = format!("{} {comment}\r", wrapped.join("\r"));
     let (screen, result, service, _dir) = import_pasted("wrapped", text);
     assert!(screen.contains("pasted (10 lines)"), "{screen}");
-    match result {
-        JobResult::Imported(Ok(summary)) => {
-            let detail = service
-                .show_key_pair("default", &summary.key_pair_id)
-                .expect("stored");
-            assert_eq!(
-                detail.fingerprint_md5,
-                "10:57:97:18:C7:7C:68:7E:70:97:99:32:E8:42:1A:5A"
-            );
-        }
-        other => panic!("{other:?}"),
-    }
+    assert_eq!(imported_fingerprint(result, &service), CASE_MD5);
 }
 
 #[test]
@@ -2123,15 +2133,7 @@ fn a_saved_pair_is_byte_for_byte_what_adb_keygen_writes() {
     let line = std::str::from_utf8(&public).expect("text");
 
     let mut drive = reveal_drive_with(Zeroizing::new(pem.clone()), line);
-    drive.ch('s');
-    drive.ctrl('u');
-    drive.type_text(&target.display().to_string());
-    drive.key(KeyCode::Enter);
-    let job = match drive.take_jobs().pop() {
-        Some(job @ Job::SavePrivateKey { .. }) => job,
-        other => panic!("{other:?}"),
-    };
-    drive.send(AppEvent::Done(jobs::perform(&service, job)));
+    save_through_the_prompt(&mut drive, &service, &target);
 
     // `adb keygen` writes the .pub line without a final newline; the CLI's `create --output`
     // does the same.
@@ -2147,20 +2149,13 @@ fn an_error_names_its_operation_once() {
     // The rows are not in this empty store, so the real service refuses the deletion.
     let (_dir, service) = temp_service();
     let mut drive = Drive::sample();
-    drive.key(KeyCode::Delete);
-    drive.key(KeyCode::Right);
-    drive.key(KeyCode::Enter);
-    let (job, id) = match drive.take_jobs().pop() {
-        Some(job @ Job::Delete { .. }) => {
-            let Job::Delete { key_pair_ids, .. } = &job else {
-                unreachable!("matched above")
-            };
-            let id = key_pair_ids[0].clone();
-            (job, id)
-        }
-        other => panic!("{other:?}"),
+    drive.delete_confirmed();
+    let job = drive.take_last_job("delete");
+    let Job::Delete { key_pair_ids, .. } = &job else {
+        unreachable!("take_last_job gives a delete")
     };
-    drive.send(AppEvent::Done(jobs::perform(&service, job)));
+    let id = key_pair_ids[0].clone();
+    drive.perform(&service, job);
 
     let toast = drive.app.toast.as_ref().expect("an error toast");
     assert!(toast.error);

@@ -176,6 +176,31 @@ fn clipboard(
     Clipboard::with_parts(mode, env, Box::new(tmux.clone()), Box::new(desktop.clone()))
 }
 
+/// A clipboard in auto mode under `env`, with a tmux and a desktop clipboard that no test
+/// looks at.
+fn auto_clipboard(env: ClipboardEnv) -> Clipboard {
+    clipboard(
+        ClipboardMode::Auto,
+        env,
+        &ScriptedTmux::default(),
+        &Desktop::default(),
+    )
+}
+
+/// Copies `text` through `clipboard` to a new terminal: how it went, and what the terminal got.
+fn copy_to_terminal(clipboard: &mut Clipboard, text: &str) -> (CopyOutcome, Terminal) {
+    let mut terminal = Terminal::default();
+    let outcome = clipboard.copy(text, &mut terminal);
+    (outcome, terminal)
+}
+
+/// Clears `secret` through `clipboard`; what the clear wrote to a new terminal.
+fn clear_written(clipboard: &mut Clipboard, secret: &str) -> Vec<u8> {
+    let mut terminal = Terminal::default();
+    clipboard.clear_secret(secret, &mut terminal);
+    terminal.bytes
+}
+
 const PANE_PASSTHROUGH: &str = "show-options -Apqv -t %3 allow-passthrough";
 const GLOBAL_PASSTHROUGH: &str = "show-options -gqv allow-passthrough";
 const SET_CLIPBOARD: &str = "show-options -sqv set-clipboard";
@@ -218,9 +243,7 @@ fn auto_over_ssh_sends_plain_osc52_in_one_write_and_leaves_the_desktop_alone() {
     let (tmux, desktop) = (ScriptedTmux::default(), Desktop::default());
     let vars = env(&[("SSH_CONNECTION", "1 2 3 4"), ("DISPLAY", ":0")]);
     let mut clipboard = clipboard(ClipboardMode::Auto, vars, &tmux, &desktop);
-    let mut terminal = Terminal::default();
-
-    let outcome = clipboard.copy("hello", &mut terminal);
+    let (outcome, terminal) = copy_to_terminal(&mut clipboard, "hello");
 
     assert_eq!(terminal.bytes, HELLO_PLAIN);
     assert_eq!(terminal.writes, 1);
@@ -236,9 +259,7 @@ fn auto_over_ssh_sends_plain_osc52_in_one_write_and_leaves_the_desktop_alone() {
 fn auto_without_any_display_sends_osc52() {
     let (tmux, desktop) = (ScriptedTmux::default(), Desktop::default());
     let mut clipboard = clipboard(ClipboardMode::Auto, env(&[]), &tmux, &desktop);
-    let mut terminal = Terminal::default();
-
-    let outcome = clipboard.copy("hello", &mut terminal);
+    let (outcome, terminal) = copy_to_terminal(&mut clipboard, "hello");
 
     assert_eq!(terminal.bytes, HELLO_PLAIN);
     assert!(outcome.delivered);
@@ -254,9 +275,7 @@ fn auto_on_a_local_desktop_uses_the_system_clipboard() {
         &tmux,
         &desktop,
     );
-    let mut terminal = Terminal::default();
-
-    let outcome = clipboard.copy("hello", &mut terminal);
+    let (outcome, terminal) = copy_to_terminal(&mut clipboard, "hello");
 
     assert_eq!(
         outcome,
@@ -271,9 +290,7 @@ fn auto_falls_back_to_osc52_when_the_system_clipboard_fails() {
     let (tmux, desktop) = (ScriptedTmux::default(), Desktop::failing());
     let vars = env(&[("WAYLAND_DISPLAY", "wayland-0")]);
     let mut clipboard = clipboard(ClipboardMode::Auto, vars, &tmux, &desktop);
-    let mut terminal = Terminal::default();
-
-    let outcome = clipboard.copy("hello", &mut terminal);
+    let (outcome, terminal) = copy_to_terminal(&mut clipboard, "hello");
 
     assert_eq!(terminal.bytes, HELLO_PLAIN);
     assert!(outcome.delivered);
@@ -289,9 +306,7 @@ fn forced_system_mode_reports_failure_without_touching_the_terminal() {
     let (tmux, desktop) = (ScriptedTmux::default(), Desktop::failing());
     let vars = env(&[("SSH_CONNECTION", "1 2 3 4")]);
     let mut clipboard = clipboard(ClipboardMode::System, vars, &tmux, &desktop);
-    let mut terminal = Terminal::default();
-
-    let outcome = clipboard.copy("hello", &mut terminal);
+    let (outcome, terminal) = copy_to_terminal(&mut clipboard, "hello");
 
     assert!(!outcome.delivered);
     assert_eq!(
@@ -322,9 +337,7 @@ fn forced_osc52_mode_skips_an_available_desktop_clipboard() {
         &tmux,
         &desktop,
     );
-    let mut terminal = Terminal::default();
-
-    clipboard.copy("hello", &mut terminal);
+    let (_, terminal) = copy_to_terminal(&mut clipboard, "hello");
 
     assert_eq!(terminal.bytes, HELLO_PLAIN);
     assert!(desktop.state().calls.is_empty());
@@ -334,9 +347,7 @@ fn forced_osc52_mode_skips_an_available_desktop_clipboard() {
 fn off_mode_does_nothing_and_says_so() {
     let (tmux, desktop) = (ScriptedTmux::default(), Desktop::default());
     let mut clipboard = clipboard(ClipboardMode::Off, in_tmux(), &tmux, &desktop);
-    let mut terminal = Terminal::default();
-
-    let outcome = clipboard.copy("hello", &mut terminal);
+    let (outcome, terminal) = copy_to_terminal(&mut clipboard, "hello");
 
     assert!(!outcome.delivered);
     assert_eq!(outcome.message, "clipboard is off (--clipboard off)");
@@ -349,9 +360,7 @@ fn tmux_with_passthrough_on_gets_the_wrapped_sequence() {
     for value in ["on", "all"] {
         let tmux = ScriptedTmux::answering(&[(PANE_PASSTHROUGH, value), (SET_CLIPBOARD, "on")]);
         let mut clipboard = clipboard(ClipboardMode::Auto, in_tmux(), &tmux, &Desktop::default());
-        let mut terminal = Terminal::default();
-
-        let outcome = clipboard.copy("hello", &mut terminal);
+        let (outcome, terminal) = copy_to_terminal(&mut clipboard, "hello");
 
         assert_eq!(
             terminal.bytes, HELLO_PASSTHROUGH,
@@ -373,9 +382,7 @@ fn tmux_without_a_pane_id_is_asked_for_the_global_option() {
     let tmux = ScriptedTmux::answering(&[(GLOBAL_PASSTHROUGH, "on"), (SET_CLIPBOARD, "external")]);
     let vars = env(&[("TMUX", "/tmp/tmux-1000/default,42,0")]);
     let mut clipboard = clipboard(ClipboardMode::Osc52, vars, &tmux, &Desktop::default());
-    let mut terminal = Terminal::default();
-
-    clipboard.copy("hello", &mut terminal);
+    let (_, terminal) = copy_to_terminal(&mut clipboard, "hello");
 
     assert_eq!(terminal.bytes, HELLO_PASSTHROUGH);
     assert!(tmux.state().calls.contains(&GLOBAL_PASSTHROUGH.to_owned()));
@@ -385,9 +392,7 @@ fn tmux_without_a_pane_id_is_asked_for_the_global_option() {
 fn tmux_with_set_clipboard_on_gets_the_plain_sequence_and_a_buffer_warning() {
     let tmux = ScriptedTmux::answering(&[(PANE_PASSTHROUGH, "off"), (SET_CLIPBOARD, "on")]);
     let mut clipboard = clipboard(ClipboardMode::Auto, in_tmux(), &tmux, &Desktop::default());
-    let mut terminal = Terminal::default();
-
-    let outcome = clipboard.copy("hello", &mut terminal);
+    let (outcome, terminal) = copy_to_terminal(&mut clipboard, "hello");
 
     assert_eq!(terminal.bytes, HELLO_PLAIN);
     assert!(outcome.delivered);
@@ -404,9 +409,7 @@ fn tmux_that_drops_osc52_gets_nothing_and_the_user_learns_which_option_to_set() 
     for set_clipboard in ["external", "off"] {
         let tmux = ScriptedTmux::answering(&[(SET_CLIPBOARD, set_clipboard)]);
         let mut clipboard = clipboard(ClipboardMode::Auto, in_tmux(), &tmux, &Desktop::default());
-        let mut terminal = Terminal::default();
-
-        let outcome = clipboard.copy("hello", &mut terminal);
+        let (outcome, terminal) = copy_to_terminal(&mut clipboard, "hello");
 
         assert!(terminal.bytes.is_empty());
         assert!(!outcome.delivered);
@@ -430,9 +433,7 @@ fn tmux_that_cannot_be_asked_gets_the_plain_sequence_with_a_hint() {
     let tmux = ScriptedTmux::default();
     tmux.state().unreachable = true;
     let mut clipboard = clipboard(ClipboardMode::Auto, in_tmux(), &tmux, &Desktop::default());
-    let mut terminal = Terminal::default();
-
-    let outcome = clipboard.copy("hello", &mut terminal);
+    let (outcome, terminal) = copy_to_terminal(&mut clipboard, "hello");
 
     assert_eq!(terminal.bytes, HELLO_PLAIN);
     assert_eq!(outcome.message, "sent to the terminal via OSC 52");
@@ -446,16 +447,10 @@ fn tmux_that_cannot_be_asked_gets_the_plain_sequence_with_a_hint() {
 #[test]
 fn gnu_screen_gets_dcs_chunks_of_at_most_768_bytes_in_one_write() {
     let vars = env(&[("SSH_CONNECTION", "1 2 3 4"), ("STY", "1234.pts-0.host")]);
-    let mut clipboard = clipboard(
-        ClipboardMode::Auto,
-        vars,
-        &ScriptedTmux::default(),
-        &Desktop::default(),
-    );
-    let mut terminal = Terminal::default();
+    let mut clipboard = auto_clipboard(vars);
     let pem_sized = "k".repeat(1704);
 
-    let outcome = clipboard.copy(&pem_sized, &mut terminal);
+    let (outcome, terminal) = copy_to_terminal(&mut clipboard, &pem_sized);
 
     assert_eq!(
         outcome.message,
@@ -475,12 +470,7 @@ fn gnu_screen_gets_dcs_chunks_of_at_most_768_bytes_in_one_write() {
 #[test]
 fn a_failed_terminal_write_is_not_reported_as_sent() {
     let vars = env(&[("SSH_CONNECTION", "1 2 3 4")]);
-    let mut clipboard = clipboard(
-        ClipboardMode::Auto,
-        vars,
-        &ScriptedTmux::default(),
-        &Desktop::default(),
-    );
+    let mut clipboard = auto_clipboard(vars);
 
     let outcome = clipboard.copy("hello", &mut BrokenTerminal);
 
@@ -535,22 +525,13 @@ fn clearing_never_connects_to_an_unused_desktop_clipboard() {
 #[test]
 fn clearing_sends_an_empty_osc52_selection_once_while_the_secret_was_sent_last() {
     let vars = env(&[("SSH_CONNECTION", "1 2 3 4")]);
-    let mut clipboard = clipboard(
-        ClipboardMode::Auto,
-        vars,
-        &ScriptedTmux::default(),
-        &Desktop::default(),
-    );
+    let mut clipboard = auto_clipboard(vars);
     clipboard.copy("secret", &mut Terminal::default());
 
-    let mut terminal = Terminal::default();
-    clipboard.clear_secret("secret", &mut terminal);
-    assert_eq!(terminal.bytes, b"\x1b]52;c;\x07");
+    assert_eq!(clear_written(&mut clipboard, "secret"), b"\x1b]52;c;\x07");
 
-    let mut again = Terminal::default();
-    clipboard.clear_secret("secret", &mut again);
     assert!(
-        again.bytes.is_empty(),
+        clear_written(&mut clipboard, "secret").is_empty(),
         "a second clear has nothing left to clear"
     );
 }
@@ -558,19 +539,13 @@ fn clearing_sends_an_empty_osc52_selection_once_while_the_secret_was_sent_last()
 #[test]
 fn clearing_leaves_a_later_osc52_copy_alone() {
     let vars = env(&[("SSH_CONNECTION", "1 2 3 4")]);
-    let mut clipboard = clipboard(
-        ClipboardMode::Auto,
-        vars,
-        &ScriptedTmux::default(),
-        &Desktop::default(),
-    );
+    let mut clipboard = auto_clipboard(vars);
     clipboard.copy("secret", &mut Terminal::default());
     clipboard.copy("a public key copied since", &mut Terminal::default());
 
-    let mut terminal = Terminal::default();
-    clipboard.clear_secret("secret", &mut terminal);
+    let written = clear_written(&mut clipboard, "secret");
 
-    assert!(terminal.bytes.is_empty());
+    assert!(written.is_empty());
 }
 
 #[test]
@@ -579,27 +554,20 @@ fn clearing_through_tmux_passthrough_wraps_the_empty_selection() {
     let mut clipboard = clipboard(ClipboardMode::Auto, in_tmux(), &tmux, &Desktop::default());
     clipboard.copy("secret", &mut Terminal::default());
 
-    let mut terminal = Terminal::default();
-    clipboard.clear_secret("secret", &mut terminal);
+    let written = clear_written(&mut clipboard, "secret");
 
-    assert_eq!(terminal.bytes, b"\x1bPtmux;\x1b\x1b]52;c;\x07\x1b\\");
+    assert_eq!(written, b"\x1bPtmux;\x1b\x1b]52;c;\x07\x1b\\");
 }
 
 #[test]
 fn clearing_in_screen_wraps_the_empty_selection() {
     let vars = env(&[("TERM", "screen"), ("SSH_TTY", "/dev/pts/1")]);
-    let mut clipboard = clipboard(
-        ClipboardMode::Auto,
-        vars,
-        &ScriptedTmux::default(),
-        &Desktop::default(),
-    );
+    let mut clipboard = auto_clipboard(vars);
     clipboard.copy("secret", &mut Terminal::default());
 
-    let mut terminal = Terminal::default();
-    clipboard.clear_secret("secret", &mut terminal);
+    let written = clear_written(&mut clipboard, "secret");
 
-    assert_eq!(terminal.bytes, b"\x1bP\x1b]52;c;\x07\x1b\\");
+    assert_eq!(written, b"\x1bP\x1b]52;c;\x07\x1b\\");
 }
 
 #[test]
@@ -614,8 +582,7 @@ fn clearing_deletes_only_the_tmux_buffers_holding_exactly_the_secret() {
     let mut clipboard = clipboard(ClipboardMode::Auto, in_tmux(), &tmux, &Desktop::default());
     clipboard.copy("secret", &mut Terminal::default());
 
-    let mut terminal = Terminal::default();
-    clipboard.clear_secret("secret", &mut terminal);
+    let written = clear_written(&mut clipboard, "secret");
 
     let state = tmux.state();
     let left: Vec<&str> = state
@@ -629,7 +596,7 @@ fn clearing_deletes_only_the_tmux_buffers_holding_exactly_the_secret() {
         "a buffer of another size is never read"
     );
     assert_eq!(
-        terminal.bytes, b"\x1b]52;c;\x07",
+        written, b"\x1b]52;c;\x07",
         "tmux gets the empty selection too"
     );
 }
@@ -641,10 +608,9 @@ fn clearing_in_tmux_that_drops_osc52_still_deletes_buffers_and_sends_nothing() {
     let mut clipboard = clipboard(ClipboardMode::Auto, in_tmux(), &tmux, &Desktop::default());
     clipboard.copy("secret", &mut Terminal::default());
 
-    let mut terminal = Terminal::default();
-    clipboard.clear_secret("secret", &mut terminal);
+    let written = clear_written(&mut clipboard, "secret");
 
-    assert!(terminal.bytes.is_empty());
+    assert!(written.is_empty());
     assert!(tmux.state().buffers.is_empty());
 }
 
