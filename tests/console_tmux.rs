@@ -313,7 +313,7 @@ fn save_from_reveal(console: &TmuxServer, path: &Path) {
 fn import_file(console: &TmuxServer, name: &str, path: &Path) {
     console.keys(&["i"]);
     console.wait_for_screen("the import form", |screen| {
-        screen.contains("Import a public key")
+        screen.contains("Import a key pair into tenant")
     });
     console.type_text(name);
     console.wait_for_screen("the name in the import form", |screen| {
@@ -329,7 +329,7 @@ fn import_file(console: &TmuxServer, name: &str, path: &Path) {
     console.wait_for_screen("the import to finish", |screen| {
         screen.contains(&format!("'{name}'"))
             && screen.contains("imported")
-            && !screen.contains("Import a public key")
+            && !screen.contains("Import a key pair into tenant")
     });
 }
 

@@ -30,7 +30,7 @@ pub fn render_dialogs(app: &App, theme: Theme, area: Rect, frame: &mut Frame) {
         let mut canvas = Canvas::new(theme, innermost);
         match dialog {
             Dialog::Create(form) => create_form(app, form, &mut canvas),
-            Dialog::Import(form) => import_form(form, &mut canvas),
+            Dialog::Import(form) => import_form(app, form, &mut canvas),
             Dialog::Rename(form) => rename_form(form, &mut canvas),
             Dialog::Reveal(reveal) => reveal_key(reveal, area, &mut canvas),
             Dialog::Path(prompt) => path_prompt(prompt, &mut canvas),
@@ -204,8 +204,8 @@ fn create_form(app: &App, form: &CreateForm, canvas: &mut Canvas) {
     );
 }
 
-fn import_form(form: &ImportForm, canvas: &mut Canvas) {
-    canvas.title = "Import a public key".to_owned();
+fn import_form(app: &App, form: &ImportForm, canvas: &mut Canvas) {
+    canvas.title = format!("Import a key pair into tenant '{}'", sanitize(&app.tenant));
     canvas.width = 76;
     let field_width = 66;
 
