@@ -19,7 +19,7 @@ use adbkeys::tui::clipboard::{
 use serde_json::Value;
 use tempfile::TempDir;
 
-use secrets::{files_holding, secret_windows};
+use secrets::{assert_none_in_store_or_log, files_holding, secret_windows};
 
 const TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -604,16 +604,7 @@ fn a_console_session_leaves_no_private_key_in_the_store_or_the_log() {
         assert!(log_text.contains(&done), "the log does not say '{done}'");
     }
 
-    assert_eq!(
-        files_holding(&store, &secrets),
-        Vec::<String>::new(),
-        "a private key was found in the store"
-    );
-    assert_eq!(
-        files_holding(&state, &secrets),
-        Vec::<String>::new(),
-        "a private key was found in the log directory"
-    );
+    assert_none_in_store_or_log(&store, &state, &secrets);
 
     // Only now, so that the hunt saw the store as the console left it: the store does hold
     // both key pairs.

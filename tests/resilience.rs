@@ -27,7 +27,7 @@ use chrono::{TimeZone, Utc};
 use tempfile::TempDir;
 use zeroize::Zeroizing;
 
-use secrets::{files_holding, secret_windows};
+use secrets::{assert_none_in_store_or_log, files_holding, secret_windows};
 
 // Shared helpers.
 
@@ -792,16 +792,7 @@ fn no_private_key_is_left_under_the_store_or_the_log_directory() {
 
     // The hunt is meaningful: it finds the keys where they were knowingly written.
     assert_eq!(files_holding(&saved, &secrets).len(), 1);
-    assert_eq!(
-        files_holding(&store_path, &secrets),
-        Vec::<String>::new(),
-        "a private key was found in the store"
-    );
-    assert_eq!(
-        files_holding(&state, &secrets),
-        Vec::<String>::new(),
-        "a private key was found in the log directory"
-    );
+    assert_none_in_store_or_log(&store_path, &state, &secrets);
 }
 
 fn store_with_count(path: &Path) -> usize {

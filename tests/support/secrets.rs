@@ -45,3 +45,19 @@ pub fn files_holding(root: &Path, secrets: &HashSet<Vec<u8>>) -> Vec<String> {
     }
     found
 }
+
+/// Asserts that no file under the store directory nor under the log directory holds any of
+/// the windows.
+#[track_caller]
+pub fn assert_none_in_store_or_log(store: &Path, log: &Path, secrets: &HashSet<Vec<u8>>) {
+    assert_eq!(
+        files_holding(store, secrets),
+        Vec::<String>::new(),
+        "a private key was found in the store"
+    );
+    assert_eq!(
+        files_holding(log, secrets),
+        Vec::<String>::new(),
+        "a private key was found in the log directory"
+    );
+}
