@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 use zeroize::Zeroizing;
 
 use crate::files::{
-    self, PRIVATE_KEY_MODE, PUBLIC_FILE_MODE, WriteError, public_key_path, refuse_directory,
+    self, PRIVATE_KEY_MODE, PUBLIC_FILE_MODE, StagedFile, WriteError, public_key_path,
+    refuse_directory,
 };
 use crate::keys::generate_key_pair;
 use crate::keys::import::ImportInput;
@@ -144,15 +145,19 @@ fn save_private_key(
         }
     }
 
-    // The `.pub` line has no final newline, as `adb keygen` and the CLI's `create --output`
-    // write it.
-    write_or_exists(path, pem.as_bytes(), PRIVATE_KEY_MODE, overwrite)?;
-    write_or_exists(
-        &public_path,
-        public_line.as_bytes(),
-        PUBLIC_FILE_MODE,
-        overwrite,
-    )?;
+    // Both files are written before either is put in place, so that a failure to write leaves
+    // neither. The `.pub` line has no final newline, as `adb keygen` and the CLI's
+    // `create --save-private` write it.
+    let private_file = StagedFile::write(path, pem.as_bytes(), PRIVATE_KEY_MODE)
+        .map_err(|error| error.to_string())?;
+    let public_file = StagedFile::write(&public_path, public_line.as_bytes(), PUBLIC_FILE_MODE)
+        .map_err(|error| error.to_string())?;
+    private_file.commit(overwrite).map_err(placing_failure)?;
+    public_file.commit(overwrite).map_err(|error| {
+        // The key is still on screen: its file goes again rather than stay without its `.pub`.
+        let _ = std::fs::remove_file(path);
+        placing_failure(error)
+    })?;
     Ok(WriteOutcome::Written(vec![path.to_owned(), public_path]))
 }
 
@@ -176,12 +181,17 @@ fn export(
 }
 
 fn write_or_exists(path: &Path, bytes: &[u8], mode: u32, overwrite: bool) -> Result<(), String> {
-    match files::write_atomic(path, bytes, mode, overwrite) {
-        Ok(()) => Ok(()),
-        Err(error @ WriteError::Exists { .. }) => Err(format!(
-            "{error}; it appeared while saving, nothing was overwritten"
-        )),
-        Err(error) => Err(error.to_string()),
+    files::write_atomic(path, bytes, mode, overwrite).map_err(placing_failure)
+}
+
+/// The message for a file that could not be put in place: one that appeared after the check
+/// for existing files is said to have appeared.
+fn placing_failure(error: WriteError) -> String {
+    match error {
+        WriteError::Exists { .. } => {
+            format!("{error}; it appeared while saving, nothing was overwritten")
+        }
+        _ => error.to_string(),
     }
 }
 
