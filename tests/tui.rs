@@ -1079,6 +1079,16 @@ fn saving_writes_the_pair_and_overwrites_only_when_confirmed() {
         & 0o777;
     assert_eq!(mode, 0o600);
     assert!(matches!(drive.top(), Some(Dialog::Reveal(reveal)) if reveal.secured));
+    let public_path = dir.path().join("new-phone.adb_key.pub");
+    assert!(
+        drive.toast_holds(&format!(
+            "saved the private key to '{}' (mode 0600) and its public key to '{}'",
+            target.display(),
+            public_path.display()
+        )),
+        "{:?}",
+        drive.app.toast
+    );
 
     // Again: the file exists, so a question with Cancel focused.
     save_through_the_prompt(&mut drive, &service, &target);
