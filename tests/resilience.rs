@@ -206,9 +206,14 @@ fn child_process_entry() {
 }
 
 /// Imports the public keys listed in `pool` (one `adbkey.pub` line each) into `tenant`, and
-/// creates key pairs, in turn, forever; prints `done TENANT ID` after each success.
+/// creates key pairs, in turn, forever; prints `done TENANT ID OPENS` after each success, with
+/// the number of times it has opened the store. After about half of its operations (drawn from
+/// `seed`) it releases the store, so that the next one opens it again and a kill can land in
+/// an open, not only in the writes of a store held open while busy.
 fn create_and_import_until_killed(dir: &Path, arg: &str) {
-    let (tenant, pool) = arg.split_once(':').expect("TENANT:POOL_FILE");
+    let (tenant, rest) = arg.split_once(':').expect("TENANT:SEED:POOL_FILE");
+    let (seed, pool) = rest.split_once(':').expect("TENANT:SEED:POOL_FILE");
+    let mut random = Random(seed.parse().expect("a seed"));
     let pool = std::fs::read_to_string(pool).expect("the key pool");
     let lines: Vec<&str> = pool.lines().collect();
     let service = KeyPairService::new(Store::new(dir).expect("the store"));
@@ -221,10 +226,8 @@ fn create_and_import_until_killed(dir: &Path, arg: &str) {
                 tenant: tenant.to_string(),
                 key_pair_name: name,
             };
-            service
-                .create_key_pair(&request)
-                .expect("create")
-                .key_pair_id
+            let summary = service.create_key_pair(&request).expect("create");
+            Some(summary.key_pair_id)
         } else {
             let request = ImportKeyPairRequest {
                 tenant: tenant.to_string(),
@@ -233,15 +236,18 @@ fn create_and_import_until_killed(dir: &Path, arg: &str) {
                 body: Zeroizing::new(lines[index % lines.len()].as_bytes().to_vec()),
             };
             match service.import_key_pair(&request) {
-                Ok(summary) => summary.key_pair_id,
+                Ok(summary) => Some(summary.key_pair_id),
                 // The pool is smaller than a long round: a key already imported is skipped.
-                Err(error) if error.code == adbkeys::error::ErrorCode::DuplicatePublicKey => {
-                    continue;
-                }
+                Err(error) if error.code == adbkeys::error::ErrorCode::DuplicatePublicKey => None,
                 Err(error) => panic!("import: {error}"),
             }
         };
-        println!("done {tenant} {id}");
+        if let Some(id) = id {
+            println!("done {tenant} {id} {}", service.store().open_count());
+        }
+        if random.below(2) == 0 {
+            service.store().release();
+        }
     }
 }
 
@@ -295,13 +301,15 @@ fn sigkill_at_random_moments_loses_no_reported_write_and_leaves_no_half_record()
     println!("random seed {}", random.0);
     let mut reported: Vec<(String, String)> = Vec::new();
     let mut killed_while_running = 0;
+    let mut opens = 0;
 
     for round in 0..20 {
         let tenant = format!("round-{round}");
-        let arg = format!("{tenant}:{}", pool_path.display());
+        let child_seed = random.below(u64::MAX) | 1;
+        let arg = format!("{tenant}:{child_seed}:{}", pool_path.display());
         let mut child = ChildProcess::spawn("create-and-import", store.path(), &arg);
 
-        // Let it get going (the first line), then kill it somewhere in its writes.
+        // Let it get going, then kill it somewhere in its writes or its opens of the store.
         let started = Instant::now();
         let delay = Duration::from_millis(30 + random.below(400));
         thread::sleep(delay);
@@ -316,14 +324,22 @@ fn sigkill_at_random_moments_loses_no_reported_write_and_leaves_no_half_record()
         );
         killed_while_running += 1;
 
+        let mut round_opens = 0;
         for line in &lines {
-            let (line_tenant, id) = line.split_once(' ').expect("TENANT ID");
+            let fields: Vec<&str> = line.split(' ').collect();
+            let [line_tenant, id, opened] = fields[..] else {
+                panic!("round {round}: not TENANT ID OPENS: '{line}'");
+            };
             reported.push((line_tenant.to_string(), id.to_string()));
+            round_opens = opened.parse().expect("a number of opens");
         }
+        opens += round_opens;
         println!(
-            "round {round}: killed after {:?}, {} successes reported in this round",
+            "round {round}: child seed {child_seed}, killed after {:?}, {} successes and {} \
+             opens of the store reported in this round",
             started.elapsed(),
-            lines.len()
+            lines.len(),
+            round_opens
         );
 
         // The store opens, holds together, and keeps every write that reported success.
@@ -349,6 +365,11 @@ fn sigkill_at_random_moments_loses_no_reported_write_and_leaves_no_half_record()
         reported.len() >= 20,
         "only {} successes in 20 rounds: the kills came too early to test anything",
         reported.len()
+    );
+    // Without the releases the child opens the store about once a round.
+    assert!(
+        opens >= 40,
+        "only {opens} opens reported in 20 rounds: the kills can hardly land in an open"
     );
 }
 
