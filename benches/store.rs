@@ -7,15 +7,17 @@
 //! store of 500,000 records); `ADBKEYS_BENCH_SIZES=1000,50000` limits the store sizes. Run as a
 //! test it measures a store of 1,000 records only.
 
+#[path = "../tests/support/store_data.rs"]
+mod store_data;
+
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use adbkeys::store::{KeyPairRecord, SCHEMA_VERSION, Source, Store};
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD as BASE64;
-use chrono::{TimeZone, Utc};
+use adbkeys::store::{KeyPairRecord, Store};
+
+use store_data::{directory_size, synthetic_record};
 
 /// The quota is not what is measured here; tenants hold 500 as the API allows.
 const QUOTA: usize = 500;
@@ -62,29 +64,9 @@ fn main() {
     contention();
 }
 
-/// A distinct synthetic public key line. The store only hashes the decoded bytes, so they
-/// need not be a valid RSA key; the line has the real length (700 base64 characters).
+/// A distinct synthetic record named `key-SEED`.
 fn record(tenant: &str, seed: u64) -> KeyPairRecord {
-    let mut blob = vec![0u8; 524];
-    for (index, byte) in blob.iter_mut().enumerate() {
-        *byte = (seed.wrapping_mul(131).wrapping_add(index as u64) % 251) as u8;
-    }
-    blob[..8].copy_from_slice(&seed.to_le_bytes());
-    let created = Utc
-        .with_ymd_and_hms(2024, 6, 30, 8, 45, 9)
-        .single()
-        .expect("a valid time")
-        + chrono::Duration::seconds(seed as i64);
-
-    KeyPairRecord {
-        schema: SCHEMA_VERSION,
-        tenant: tenant.to_string(),
-        key_pair_id: adbkeys::rules::new_key_pair_id(),
-        key_pair_name: format!("key-{seed}"),
-        public_key_line: format!("{} user@host", BASE64.encode(&blob)),
-        source: Source::Imported,
-        created,
-    }
+    synthetic_record(tenant, &format!("key-{seed}"), seed)
 }
 
 /// Fills `tenants` tenants with 500 records each, one transaction per tenant.
@@ -333,21 +315,6 @@ fn contend_as_child(path: &Path, number: u32) {
     for time in times {
         println!("{}", time.as_micros());
     }
-}
-
-fn directory_size(path: &Path) -> u64 {
-    std::fs::read_dir(path)
-        .expect("the store directory")
-        .map(|entry| {
-            let entry = entry.expect("an entry");
-            let metadata = entry.metadata().expect("metadata");
-            if metadata.is_dir() {
-                directory_size(&entry.path())
-            } else {
-                metadata.len()
-            }
-        })
-        .sum()
 }
 
 fn cores() -> usize {

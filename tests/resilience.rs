@@ -4,57 +4,34 @@
 //!
 //! Long versions and the commands to repeat them are in docs/resilience.md.
 
+#[path = "support/child.rs"]
+mod child;
 #[path = "resilience/properties.rs"]
 mod properties;
 #[path = "support/secrets.rs"]
 mod secrets;
+#[path = "support/store_data.rs"]
+mod store_data;
 
 use std::collections::HashSet;
-use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use adbkeys::keys::generate_key_pair;
 use adbkeys::keys::import::ImportInput;
-use adbkeys::rules::{KEY_PAIR_QUOTA, new_key_pair_id};
+use adbkeys::rules::KEY_PAIR_QUOTA;
 use adbkeys::service::{CreateKeyPairRequest, ImportKeyPairRequest, KeyPairService};
-use adbkeys::store::{KeyPairRecord, SCHEMA_VERSION, Source, Store, StoreError};
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD as BASE64;
-use chrono::{TimeZone, Utc};
+use adbkeys::store::{KeyPairRecord, Store, StoreError};
 use tempfile::TempDir;
 use zeroize::Zeroizing;
 
+use child::{ChildProcess, ChildRequest};
 use secrets::{assert_none_in_store_or_log, files_holding, secret_windows};
+use store_data::{directory_size, synthetic_record};
 
 // Shared helpers.
-
-/// A distinct synthetic `adbkey.pub` line. The store only hashes the decoded bytes, so they
-/// need not be a valid RSA key; the line has the real length (700 base64 characters).
-fn synthetic_record(tenant: &str, name: &str, seed: u64) -> KeyPairRecord {
-    let mut blob = vec![0u8; 524];
-    for (index, byte) in blob.iter_mut().enumerate() {
-        *byte = (seed.wrapping_mul(131).wrapping_add(index as u64) % 251) as u8;
-    }
-    blob[..8].copy_from_slice(&seed.to_le_bytes());
-    let created = Utc
-        .with_ymd_and_hms(2024, 6, 30, 8, 45, 9)
-        .single()
-        .expect("a valid time")
-        + chrono::Duration::seconds(seed as i64);
-
-    KeyPairRecord {
-        schema: SCHEMA_VERSION,
-        tenant: tenant.to_string(),
-        key_pair_id: new_key_pair_id(),
-        key_pair_name: name.to_string(),
-        public_key_line: format!("{} user@host", BASE64.encode(&blob)),
-        source: Source::Imported,
-        created,
-    }
-}
 
 fn new_store() -> (TempDir, Store) {
     let dir = tempfile::tempdir().expect("a temp dir");
@@ -73,22 +50,6 @@ fn assert_consistent(store: &Store) -> adbkeys::store::ConsistencyReport {
         report.problems.join("\n")
     );
     report
-}
-
-/// The total size of the files under `path`.
-fn directory_size(path: &Path) -> u64 {
-    std::fs::read_dir(path)
-        .expect("the directory")
-        .map(|entry| {
-            let entry = entry.expect("an entry");
-            let metadata = entry.metadata().expect("metadata");
-            if metadata.is_dir() {
-                directory_size(&entry.path())
-            } else {
-                metadata.len()
-            }
-        })
-        .sum()
 }
 
 /// A small seeded generator (xorshift64*), so a failing round can be told by its seed.
@@ -113,79 +74,14 @@ impl Random {
 
 // Child processes: the test binary runs itself (see `child_process_entry`).
 
-/// Set in a child's environment to say what it should do, and with what.
-const CHILD_ROLE: &str = "ADBKEYS_RESILIENCE_CHILD";
-const CHILD_DIR: &str = "ADBKEYS_RESILIENCE_DIR";
-const CHILD_ARG: &str = "ADBKEYS_RESILIENCE_ARG";
-
-/// A child process that is killed and reaped when the test ends, also when it fails.
-struct ChildProcess {
-    child: Child,
-}
-
-impl ChildProcess {
-    fn spawn(role: &str, dir: &Path, arg: &str) -> Self {
-        let child = Command::new(std::env::current_exe().expect("the test binary"))
-            .args(["--exact", "child_process_entry", "--ignored", "--nocapture"])
-            .args(["--test-threads", "1"])
-            .env(CHILD_ROLE, role)
-            .env(CHILD_DIR, dir)
-            .env(CHILD_ARG, arg)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("the test binary runs as a child");
-        Self { child }
-    }
-
-    /// The child's complete output lines that start with `marker`, without it, read to the end.
-    fn lines_with(&mut self, marker: &str) -> Vec<String> {
-        let mut stdout = BufReader::new(self.child.stdout.take().expect("a piped stdout"));
-        let mut found = Vec::new();
-        let mut line = String::new();
-        loop {
-            line.clear();
-            if stdout.read_line(&mut line).expect("the child's output") == 0 {
-                break;
-            }
-            // A line cut short by the kill has no newline: it was never fully reported.
-            if !line.ends_with('\n') {
-                break;
-            }
-            // libtest may print the test's name on the same line, before the child's output.
-            if let Some(at) = line.find(marker) {
-                found.push(line[at + marker.len()..].trim().to_string());
-            }
-        }
-        found
-    }
-
-    fn stderr(&mut self) -> String {
-        let mut text = String::new();
-        if let Some(mut stderr) = self.child.stderr.take() {
-            let _ = stderr.read_to_string(&mut text);
-        }
-        text
-    }
-}
-
-impl Drop for ChildProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Not a test: what a child process started by the tests below does, chosen by
-/// `ADBKEYS_RESILIENCE_CHILD`. Run without it, it does nothing.
+/// Not a test: what a child process started by the tests below does, chosen by its
+/// [`ChildRequest`]. Run without one, it does nothing.
 #[test]
 #[ignore = "run only as a child process of the tests in this file"]
 fn child_process_entry() {
-    let Ok(role) = std::env::var(CHILD_ROLE) else {
+    let Some(ChildRequest { role, dir, arg }) = ChildRequest::of_this_process() else {
         return;
     };
-    let dir = PathBuf::from(std::env::var_os(CHILD_DIR).expect("a store directory"));
-    let arg = std::env::var(CHILD_ARG).expect("an argument");
 
     match role.as_str() {
         "create-and-import" => create_and_import_until_killed(&dir, &arg),
@@ -857,7 +753,7 @@ fn the_binary_runs_with_core_dumps_off() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("prlimit (util-linux) runs; install util-linux");
-    let mut child = ChildProcess { child };
+    let mut child = ChildProcess::new(child);
     let limits_path = format!("/proc/{}/limits", child.child.id());
 
     let deadline = Instant::now() + Duration::from_secs(10);

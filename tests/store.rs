@@ -2,10 +2,12 @@
 //! concurrency, reopening, holding the store open while busy and releasing it, the wait on
 //! another process's lock, and damaged stores.
 
+#[path = "support/child.rs"]
+mod child;
+
 use std::collections::HashSet;
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdout, Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 use std::thread;
 use std::time::{Duration as StdDuration, Instant};
 
@@ -15,6 +17,8 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use tempfile::TempDir;
+
+use child::{ChildProcess, ChildRequest};
 
 /// A distinct 524-byte stand-in for an ADB public key structure. The store only hashes it,
 /// so its content need not be a valid RSA key.
@@ -480,71 +484,14 @@ fn one_hundred_rapid_close_and_reopen_cycles() {
 // ---------------------------------------------------------------------------------------------
 // Other processes: the test binary runs itself as a child (see `child_process_entry`).
 
-/// Set in a child's environment to say what it should do: `hold`, `insert` or `cycles`.
-const CHILD_ROLE: &str = "ADBKEYS_STORE_TEST_CHILD";
-const CHILD_DIR: &str = "ADBKEYS_STORE_TEST_DIR";
-const CHILD_ARG: &str = "ADBKEYS_STORE_TEST_ARG";
-
-/// A child process killed and reaped when the test ends, also when it fails.
-struct ChildGuard {
-    child: Child,
-    stdout: BufReader<ChildStdout>,
-}
-
-impl ChildGuard {
-    fn spawn(role: &str, dir: &Path, arg: &str) -> Self {
-        let mut child = Command::new(std::env::current_exe().expect("the test binary"))
-            .args(["--exact", "child_process_entry", "--ignored", "--nocapture"])
-            .args(["--test-threads", "1"])
-            .env(CHILD_ROLE, role)
-            .env(CHILD_DIR, dir)
-            .env(CHILD_ARG, arg)
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("the test binary runs as a child");
-        let stdout = BufReader::new(child.stdout.take().expect("a piped stdout"));
-        Self { child, stdout }
-    }
-
-    /// What follows `marker` on the next line of the child's output that holds it.
-    fn wait_for(&mut self, marker: &str) -> String {
-        let mut line = String::new();
-        loop {
-            line.clear();
-            let read = self
-                .stdout
-                .read_line(&mut line)
-                .expect("the child's output");
-            assert!(read > 0, "the child ended before printing '{marker}'");
-            // libtest prints the test's name on the same line, before the child's own output.
-            if let Some(start) = line.find(marker) {
-                return line[start + marker.len()..].trim().to_string();
-            }
-        }
-    }
-
-    fn succeeded(mut self) -> bool {
-        self.child.wait().expect("the child ends").success()
-    }
-}
-
-impl Drop for ChildGuard {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Not a test: what a child process started by the tests below does, chosen by
-/// `ADBKEYS_STORE_TEST_CHILD`. Run without it, it does nothing.
+/// Not a test: what a child process started by the tests below does, chosen by its
+/// [`ChildRequest`]. Run without one, it does nothing.
 #[test]
 #[ignore = "run only as a child process of the tests in this file"]
 fn child_process_entry() {
-    let Ok(role) = std::env::var(CHILD_ROLE) else {
+    let Some(ChildRequest { role, dir, arg }) = ChildRequest::of_this_process() else {
         return;
     };
-    let dir = PathBuf::from(std::env::var_os(CHILD_DIR).expect("a store directory"));
-    let arg = std::env::var(CHILD_ARG).expect("an argument");
 
     match role.as_str() {
         // Holds the store open, as another adbkeys process in the middle of an operation would,
@@ -674,9 +621,9 @@ fn child_process_entry() {
 }
 
 fn run_children(store: &Store, role: &str, args: &[String]) -> Vec<String> {
-    let mut children: Vec<ChildGuard> = args
+    let mut children: Vec<ChildProcess> = args
         .iter()
-        .map(|arg| ChildGuard::spawn(role, store.path(), arg))
+        .map(|arg| ChildProcess::spawn(role, store.path(), arg))
         .collect();
     let results: Vec<String> = children.iter_mut().map(|c| c.wait_for("RESULT")).collect();
     for child in children {
@@ -747,7 +694,7 @@ fn a_store_held_by_another_process_is_busy_after_5_seconds() {
         .insert(&record("default", "kept", 1), KEY_PAIR_QUOTA)
         .expect("insert");
     store.release();
-    let mut holder = ChildGuard::spawn("hold", store.path(), "9000");
+    let mut holder = ChildProcess::spawn("hold", store.path(), "9000");
     holder.wait_for("HELD");
 
     let started = Instant::now();
@@ -783,8 +730,8 @@ fn a_store_held_by_another_process_is_busy_after_5_seconds() {
 /// inserts a record: checks that the insert waited for the holder (`what` it holds names it in
 /// the failure) and then stored the record. Gives the holder, to be checked or dropped.
 #[track_caller]
-fn insert_waiting_for_a_holder(store: &Store, role: &str, what: &str) -> ChildGuard {
-    let mut holder = ChildGuard::spawn(role, store.path(), "1000");
+fn insert_waiting_for_a_holder(store: &Store, role: &str, what: &str) -> ChildProcess {
+    let mut holder = ChildProcess::spawn(role, store.path(), "1000");
     holder.wait_for("HELD");
 
     let started = Instant::now();
@@ -858,7 +805,7 @@ fn after_50_ms_idle_another_process_can_open_the_store() {
 
     // The child opens sled itself, past the lock files and the turnstile, so only the idle
     // release can let it in; it gives up after a second.
-    let mut child = ChildGuard::spawn("open-directly", store.path(), "1000");
+    let mut child = ChildProcess::spawn("open-directly", store.path(), "1000");
     let waited = child.wait_for("OPENED");
     assert!(child.succeeded(), "the child could not open the store");
     println!("the child opened the store after {waited} ms");
@@ -882,7 +829,7 @@ fn a_waiting_process_gets_its_turn_from_a_store_kept_open() {
     let guard = store.keep_open();
     store.count("default").expect("count");
 
-    let mut child = ChildGuard::spawn("list", store.path(), "");
+    let mut child = ChildProcess::spawn("list", store.path(), "");
     let listed = child.wait_for("LISTED");
     assert!(child.succeeded(), "the child failed");
     let (count, waited) = listed.split_once(' ').expect("a count and a time");
