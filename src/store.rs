@@ -236,59 +236,48 @@ impl Store {
             .map(PreparedRecord::new)
             .collect::<Result<Vec<_>, _>>()?;
 
-        self.write(|db| {
-            let trees = Trees::open(db, &self.path)?;
-            (
-                &trees.records,
-                &trees.names,
-                &trees.public_keys,
-                &trees.counts,
-            )
-                .transaction(|(records, names, public_keys, counts)| {
-                    for prepared in &prepared {
-                        let record = prepared.record;
-                        let tenant = record.tenant.as_str();
-                        let count = read_count(counts, tenant, &self.path)?;
-                        if count >= quota as u64 {
-                            return abort(StoreError::QuotaExceeded {
-                                tenant: tenant.to_string(),
-                                limit: quota,
-                            });
-                        }
+        self.transact_on_all_trees(|(records, names, public_keys, counts)| {
+            for prepared in &prepared {
+                let record = prepared.record;
+                let tenant = record.tenant.as_str();
+                let count = read_count(counts, tenant, &self.path)?;
+                if count >= quota as u64 {
+                    return abort(StoreError::QuotaExceeded {
+                        tenant: tenant.to_string(),
+                        limit: quota,
+                    });
+                }
 
-                        if let Some(existing) = names.get(&prepared.name_key)? {
-                            return abort(StoreError::DuplicateName {
-                                tenant: tenant.to_string(),
-                                name: record.key_pair_name.clone(),
-                                existing_id: id_text(&existing),
-                            });
-                        }
-                        if let Some(existing) = public_keys.get(&prepared.public_key_key)? {
-                            return abort(StoreError::DuplicateKey {
-                                tenant: tenant.to_string(),
-                                existing_id: id_text(&existing),
-                            });
-                        }
+                if let Some(existing) = names.get(&prepared.name_key)? {
+                    return abort(StoreError::DuplicateName {
+                        tenant: tenant.to_string(),
+                        name: record.key_pair_name.clone(),
+                        existing_id: id_text(&existing),
+                    });
+                }
+                if let Some(existing) = public_keys.get(&prepared.public_key_key)? {
+                    return abort(StoreError::DuplicateKey {
+                        tenant: tenant.to_string(),
+                        existing_id: id_text(&existing),
+                    });
+                }
 
-                        // A repeated random ID is all but impossible; refusing it keeps the
-                        // counter honest should it ever happen.
-                        if records.get(&prepared.record_key)?.is_some() {
-                            return abort(StoreError::InvalidRecord {
-                                key_pair_id: record.key_pair_id.clone(),
-                                detail: "a key pair with this ID already exists".to_string(),
-                            });
-                        }
+                // A repeated random ID is all but impossible; refusing it keeps the
+                // counter honest should it ever happen.
+                if records.get(&prepared.record_key)?.is_some() {
+                    return abort(StoreError::InvalidRecord {
+                        key_pair_id: record.key_pair_id.clone(),
+                        detail: "a key pair with this ID already exists".to_string(),
+                    });
+                }
 
-                        let id = record.key_pair_id.as_bytes();
-                        records
-                            .insert(prepared.record_key.as_slice(), prepared.value.as_slice())?;
-                        names.insert(prepared.name_key.as_slice(), id)?;
-                        public_keys.insert(prepared.public_key_key.as_slice(), id)?;
-                        write_count(counts, tenant, count + 1)?;
-                    }
-                    Ok(())
-                })
-                .map_err(|error| from_transaction(&self.path, error))
+                let id = record.key_pair_id.as_bytes();
+                records.insert(prepared.record_key.as_slice(), prepared.value.as_slice())?;
+                names.insert(prepared.name_key.as_slice(), id)?;
+                public_keys.insert(prepared.public_key_key.as_slice(), id)?;
+                write_count(counts, tenant, count + 1)?;
+            }
+            Ok(())
         })
     }
 
@@ -364,48 +353,36 @@ impl Store {
             }
         }
 
-        self.write(|db| {
-            let trees = Trees::open(db, &self.path)?;
-            (
-                &trees.records,
-                &trees.names,
-                &trees.public_keys,
-                &trees.counts,
-            )
-                .transaction(|(records, names, public_keys, counts)| {
-                    let count = read_count(counts, tenant, &self.path)?;
+        self.transact_on_all_trees(|(records, names, public_keys, counts)| {
+            let count = read_count(counts, tenant, &self.path)?;
 
-                    for key_pair_id in &ordered_ids {
-                        let record_key = tenant_key(tenant, key_pair_id.as_bytes());
-                        let Some(value) = records.remove(record_key.as_slice())? else {
-                            return abort(StoreError::NotFound {
-                                tenant: tenant.to_string(),
-                                key_pair_id: (*key_pair_id).to_string(),
-                            });
-                        };
+            for key_pair_id in &ordered_ids {
+                let record_key = tenant_key(tenant, key_pair_id.as_bytes());
+                let Some(value) = records.remove(record_key.as_slice())? else {
+                    return abort(StoreError::NotFound {
+                        tenant: tenant.to_string(),
+                        key_pair_id: (*key_pair_id).to_string(),
+                    });
+                };
 
-                        let record =
-                            decode_record(&self.path, &record_key, &value).or_else(abort)?;
-                        let public_key_key =
-                            tenant_key(tenant, &stored_digest(&self.path, &record)?);
-                        names.remove(tenant_key(tenant, record.key_pair_name.as_bytes()))?;
-                        public_keys.remove(public_key_key)?;
-                    }
+                let record = decode_record(&self.path, &record_key, &value).or_else(abort)?;
+                let public_key_key = tenant_key(tenant, &stored_digest(&self.path, &record)?);
+                names.remove(tenant_key(tenant, record.key_pair_name.as_bytes()))?;
+                public_keys.remove(public_key_key)?;
+            }
 
-                    let deleted = ordered_ids.len() as u64;
-                    let Some(remaining) = count.checked_sub(deleted) else {
-                        return abort(StoreError::Corrupt {
-                            path: self.path.clone(),
-                            detail: format!(
-                                "tenant '{tenant}' counts {count} key pairs but {deleted} were \
-                                 found to delete"
-                            ),
-                        });
-                    };
-                    write_count(counts, tenant, remaining)?;
-                    Ok(())
-                })
-                .map_err(|error| from_transaction(&self.path, error))
+            let deleted = ordered_ids.len() as u64;
+            let Some(remaining) = count.checked_sub(deleted) else {
+                return abort(StoreError::Corrupt {
+                    path: self.path.clone(),
+                    detail: format!(
+                        "tenant '{tenant}' counts {count} key pairs but {deleted} were \
+                         found to delete"
+                    ),
+                });
+            };
+            write_count(counts, tenant, remaining)?;
+            Ok(())
         })
     }
 
@@ -599,6 +576,25 @@ impl Store {
         })
     }
 
+    /// Runs `transaction` on the four trees (records, names, public keys, counts) as one
+    /// writing operation: all of its changes or none, flushed before it reports success.
+    fn transact_on_all_trees<T>(
+        &self,
+        transaction: impl Fn(&AllTrees) -> Result<T, ConflictableTransactionError<StoreError>>,
+    ) -> Result<T, StoreError> {
+        self.write(|db| {
+            let trees = Trees::open(db, &self.path)?;
+            (
+                &trees.records,
+                &trees.names,
+                &trees.public_keys,
+                &trees.counts,
+            )
+                .transaction(&transaction)
+                .map_err(|error| from_transaction(&self.path, error))
+        })
+    }
+
     /// Runs a reading operation on the store, held or opened for it.
     fn read<T>(
         &self,
@@ -645,6 +641,14 @@ impl<'a> PreparedRecord<'a> {
         })
     }
 }
+
+/// The four trees in a transaction: records, names, public keys, counts.
+type AllTrees = (
+    TransactionalTree,
+    TransactionalTree,
+    TransactionalTree,
+    TransactionalTree,
+);
 
 /// The four trees of one open database.
 struct Trees {
