@@ -39,49 +39,39 @@ pub fn width(text: &str) -> usize {
 /// `text` cut to at most `max` cells; a cut text ends with `…`. A two-cell character that
 /// does not fit whole is left out, never split.
 pub fn fit(text: &str, max: usize) -> String {
-    if width(text) <= max {
-        return text.to_owned();
-    }
-    if max == 0 {
-        return String::new();
-    }
-
-    let budget = max - 1;
-    let mut used = 0;
-    let mut fitted = String::new();
-    for character in text.chars() {
-        let cells = character.width().unwrap_or(0);
-        if used + cells > budget {
-            break;
-        }
-        used += cells;
-        fitted.push(character);
-    }
-    fitted.push('…');
-    fitted
+    cut_to(text, max, |budget| {
+        fitting(text.chars(), budget).chain(['…']).collect()
+    })
 }
 
 /// `text` cut from the left to at most `max` cells, keeping its end (for paths).
 pub fn fit_left(text: &str, max: usize) -> String {
-    if width(text) <= max {
-        return text.to_owned();
-    }
-    if max == 0 {
-        return String::new();
-    }
+    cut_to(text, max, |budget| {
+        let kept: Vec<char> = fitting(text.chars().rev(), budget).collect();
+        std::iter::once('…').chain(kept.into_iter().rev()).collect()
+    })
+}
 
-    let budget = max - 1;
-    let mut used = 0;
-    let mut kept: Vec<char> = Vec::new();
-    for character in text.chars().rev() {
-        let cells = character.width().unwrap_or(0);
-        if used + cells > budget {
-            break;
-        }
-        used += cells;
-        kept.push(character);
+/// `text` itself when it fits in `max` cells, nothing when `max` is 0, else what `cut` makes
+/// of it given the `max - 1` cells beside the ellipsis.
+fn cut_to(text: &str, max: usize, cut: impl FnOnce(usize) -> String) -> String {
+    if width(text) <= max {
+        text.to_owned()
+    } else if max == 0 {
+        String::new()
+    } else {
+        cut(max - 1)
     }
-    std::iter::once('…').chain(kept.into_iter().rev()).collect()
+}
+
+/// The first of `characters` that fit in `budget` cells together; none after the first that
+/// does not.
+fn fitting(characters: impl Iterator<Item = char>, budget: usize) -> impl Iterator<Item = char> {
+    let mut used = 0;
+    characters.take_while(move |character| {
+        used += character.width().unwrap_or(0);
+        used <= budget
+    })
 }
 
 /// `text` broken into lines of at most `max` cells, by character (for base64 and keys).
@@ -123,6 +113,9 @@ mod tests {
     #[test]
     fn left_fit_keeps_the_end() {
         assert_eq!(fit_left("/home/op/.local/share/adbkeys", 10), "…e/adbkeys");
+        assert_eq!(fit_left("生产环境密钥", 6), "…密钥");
+        assert_eq!(fit_left("abc", 0), "");
+        assert_eq!(fit_left("abc", 3), "abc");
     }
 
     #[test]
