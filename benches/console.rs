@@ -111,6 +111,26 @@ fn new_app(width: u16, height: u16) -> App {
     })
 }
 
+/// The console on a 120x40 test screen with its clipboard off, first frame drawn.
+fn started_console(app: App, service: &KeyPairService) -> Console<TestBackend> {
+    let terminal = Terminal::new(TestBackend::new(120, 40)).expect("terminal");
+    let clipboard = Clipboard::with_parts(
+        ClipboardMode::Off,
+        ClipboardEnv::default(),
+        Box::new(SystemTmux::default()),
+        Box::new(Arboard::default()),
+    );
+    let mut console = Console::new(
+        terminal,
+        app,
+        service.clone(),
+        clipboard,
+        Box::new(io::sink()),
+    );
+    console.start().expect("start");
+    console
+}
+
 fn report(label: &str, value: Duration, target: Duration) {
     println!(
         "{label:<52} {:>9.3} ms   target {:>6.1} ms   ratio {:.3}",
@@ -212,21 +232,7 @@ fn key(code: KeyCode) -> io::Result<Event> {
 /// form (which generates a key in the background), types into it while the key is made, and
 /// closes it. Records when each key event is taken for handling.
 async fn key_gaps_while_generating(service: &KeyPairService) {
-    let terminal = Terminal::new(TestBackend::new(120, 40)).expect("terminal");
-    let clipboard = Clipboard::with_parts(
-        ClipboardMode::Off,
-        ClipboardEnv::default(),
-        Box::new(SystemTmux::default()),
-        Box::new(Arboard::default()),
-    );
-    let mut console = Console::new(
-        terminal,
-        new_app(120, 40),
-        service.clone(),
-        clipboard,
-        Box::new(io::sink()),
-    );
-    console.start().expect("start");
+    let mut console = started_console(new_app(120, 40), service);
 
     let (sender, receiver) = futures::channel::mpsc::unbounded();
     let handled = Arc::new(Mutex::new(Vec::new()));
@@ -313,21 +319,7 @@ async fn enter_to_reveal(service: &KeyPairService) {
         // A fresh tenant each round keeps the 500 quota out of the way.
         let mut app = new_app(120, 40);
         app.tenant = format!("reveal-{round}");
-        let terminal = Terminal::new(TestBackend::new(120, 40)).expect("terminal");
-        let clipboard = Clipboard::with_parts(
-            ClipboardMode::Off,
-            ClipboardEnv::default(),
-            Box::new(SystemTmux::default()),
-            Box::new(Arboard::default()),
-        );
-        let mut console = Console::new(
-            terminal,
-            app,
-            service.clone(),
-            clipboard,
-            Box::new(io::sink()),
-        );
-        console.start().expect("start");
+        let mut console = started_console(app, service);
 
         console.handle(AppEvent::Key(KeyEvent::new(
             KeyCode::Char('n'),
