@@ -20,6 +20,8 @@ use criterion::{Criterion, SamplingMode};
 
 /// How many keys each generator makes in the loop when `ADBKEYS_BENCH_KEYS` is not set.
 const DEFAULT_KEYS: usize = 100;
+/// The fewest keys per generator whose mean, median and p95 the docs compare.
+const MIN_KEYS: usize = 50;
 /// How many keys each generator makes when the bench runs as a test (`cargo test --benches`).
 const TEST_MODE_KEYS: usize = 2;
 /// The sample size criterion uses: one key per sample.
@@ -189,6 +191,12 @@ fn main() {
     } else {
         TEST_MODE_KEYS
     };
+    if bench_mode && keys < MIN_KEYS {
+        println!(
+            "note: {keys} keys per generator, fewer than the {MIN_KEYS} the figures in \
+             docs/performance.md need; the p95 of so few keys is close to the largest"
+        );
+    }
 
     let mut criterion = Criterion::default().configure_from_args();
     criterion_means(&mut criterion);

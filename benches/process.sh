@@ -16,6 +16,14 @@
 set -euo pipefail
 
 pairs="${1:-40}"
+if ! [[ "$pairs" =~ ^[1-9][0-9]*$ ]]; then
+    echo "process.sh: PAIRS must be a positive whole number, not '$pairs'" >&2
+    exit 2
+fi
+if ((pairs < 30)); then
+    echo "note: $pairs pairs, fewer than the 30 the figures in docs/performance.md need;" \
+        "the p95 of so few runs is close to the largest" >&2
+fi
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 if ! command -v adb >/dev/null; then

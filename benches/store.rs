@@ -27,6 +27,8 @@ const LIST_TARGET: Duration = Duration::from_millis(2);
 
 /// The target for one operation, open and close included, at 50,000 records.
 const OPEN_TARGET: Duration = Duration::from_millis(10);
+/// The store size the open-per-operation target is set for.
+const OPEN_TARGET_RECORDS: u64 = 50_000;
 
 /// Set in a child process's environment: the store it inserts into, and its number.
 const CHILD_STORE: &str = "ADBKEYS_BENCH_CHILD_STORE";
@@ -46,7 +48,12 @@ fn main() {
         return;
     }
 
-    println!("machine: {} cores, {}", cores(), cpu_model());
+    println!(
+        "machine: {} cores, {}; load average {}",
+        cores(),
+        cpu_model(),
+        load_average()
+    );
     operation_latency();
     decode_cost();
     // Run as a test (`cargo test --benches`, without `--bench`), one small size shows that the
@@ -62,6 +69,7 @@ fn main() {
         open_cost_at(size.trim().parse().expect("a store size in records"));
     }
     contention();
+    println!("\nload average at the end: {}", load_average());
 }
 
 /// A distinct synthetic record named `key-SEED`.
@@ -237,14 +245,24 @@ fn open_cost_at(size: u64) {
         store.insert(&record("spare", seed), QUOTA).expect("insert");
     });
     print("create (insert one, flushed), store held", runs, &insert);
+    // The target is set for 50,000 records; at other sizes the figure stands alone.
     for (label, figures) in [("with open and close", &count), ("store held", &held_count)] {
-        println!(
-            "  one operation, {label}: median {:.3} ms against the target of {:.0} ms (at \
-             50,000): {:.2}x",
-            ms(figures.median),
-            ms(OPEN_TARGET),
-            figures.median.as_secs_f64() / OPEN_TARGET.as_secs_f64()
-        );
+        if tenants * 500 == OPEN_TARGET_RECORDS {
+            println!(
+                "  one operation, {label}: median {:.3} ms against the target of {:.0} ms: \
+                 {:.2}x",
+                ms(figures.median),
+                ms(OPEN_TARGET),
+                figures.median.as_secs_f64() / OPEN_TARGET.as_secs_f64()
+            );
+        } else {
+            println!(
+                "  one operation, {label}: median {:.3} ms (the target of {:.0} ms is set for \
+                 50,000 records)",
+                ms(figures.median),
+                ms(OPEN_TARGET),
+            );
+        }
     }
 }
 
@@ -319,6 +337,18 @@ fn contend_as_child(path: &Path, number: u32) {
 
 fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, usize::from)
+}
+
+/// The load averages over 1, 5 and 15 minutes: other work on the machine moves every figure.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|text| {
+            text.split_whitespace()
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .unwrap_or_else(|_| "unknown".to_owned())
 }
 
 fn cpu_model() -> String {
