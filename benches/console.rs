@@ -3,6 +3,9 @@
 //! keys are generated in the background, and the time from Enter to the reveal. Prints each
 //! figure with its ratio to the target; it is a measurement, not a pass/fail test.
 
+#[path = "support/machine.rs"]
+mod machine;
+
 use std::io;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -19,6 +22,7 @@ use adbkeys::tui::runtime::Console;
 use chrono::FixedOffset;
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
 use futures::StreamExt;
+use machine::{cores, cpu_model, load_average};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
@@ -39,8 +43,9 @@ fn main() {
 
     println!("load average at the start: {}", load_average());
     println!(
-        "adbkeys console benchmark ({} CPUs)",
-        std::thread::available_parallelism().map_or(1, usize::from)
+        "adbkeys console benchmark ({} CPUs, {})",
+        cores(),
+        cpu_model()
     );
     first_frame(&store_path);
     frame_render(&service);
@@ -53,18 +58,6 @@ fn main() {
     runtime.block_on(key_gaps_while_generating(&service));
     runtime.block_on(enter_to_reveal(&service));
     println!("load average at the end: {}", load_average());
-}
-
-/// The machine's load (other processes skew every figure here), from /proc/loadavg.
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|text| {
-            text.split_whitespace()
-                .take(3)
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
-        .unwrap_or_else(|_| "unknown".to_owned())
 }
 
 fn fill(service: &KeyPairService) {

@@ -13,10 +13,14 @@
 //! `cargo bench --bench keygen`; `ADBKEYS_BENCH_KEYS=N` sets the number of keys per generator
 //! in the second part (default 100, at least 50 for the figures in docs/performance.md).
 
+#[path = "support/machine.rs"]
+mod machine;
+
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, SamplingMode};
+use machine::{cores, cpu_model, load_average};
 
 /// How many keys each generator makes in the loop when `ADBKEYS_BENCH_KEYS` is not set.
 const DEFAULT_KEYS: usize = 100;
@@ -120,15 +124,6 @@ impl Summary {
     }
 }
 
-/// The 1-minute load average, to print beside the figures: other work on the machine slows a
-/// search on two threads most.
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .ok()
-        .and_then(|text| text.split_whitespace().next().map(str::to_string))
-        .unwrap_or_else(|| "unknown".to_string())
-}
-
 fn distribution(keys: usize) {
     let load_before = load_average();
     let mut durations: Vec<Vec<Duration>> = vec![Vec::with_capacity(keys); GENERATORS.len()];
@@ -146,7 +141,6 @@ fn distribution(keys: usize) {
 
     let load_after = load_average();
     let summaries: Vec<Summary> = durations.iter().map(|d| Summary::of(d)).collect();
-    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
     let path = if adbkeys::keys::primes::concurrent_search_available() {
         "two threads"
     } else {
@@ -154,7 +148,11 @@ fn distribution(keys: usize) {
     };
 
     println!();
-    println!("RSA-2048 key generation, {keys} keys per generator, taking turns ({cores} cores)");
+    println!(
+        "RSA-2048 key generation, {keys} keys per generator, taking turns ({} cores, {})",
+        cores(),
+        cpu_model()
+    );
     println!("adbkeys uses: {path}; load average {load_before} before, {load_after} after");
     println!(
         "{:<11} {:>9} {:>9} {:>9} {:>9} {:>9}",
