@@ -1035,6 +1035,48 @@ fn copying_the_private_key_counts_down_then_clears_it() {
 }
 
 #[test]
+fn copying_a_second_private_key_clears_the_first_from_the_clipboard() {
+    let mut drive = reveal_drive();
+    drive.copy_private_key(true, "sent");
+    drive.key(KeyCode::Esc);
+
+    let second_pem =
+        Zeroizing::new(fake_pem().replace("BEGIN PRIVATE KEY-----\n", "BEGIN PRIVATE KEY-----\nB"));
+    assert_ne!(second_pem.as_str(), fake_pem().as_str());
+    drive.ch('n');
+    drive.type_text("second-phone");
+    drive.key(KeyCode::Enter);
+    let generation = drive.app.generation.as_ref().expect("generation").id;
+    drive.take_jobs();
+    drive.send(AppEvent::Done(created(
+        generation,
+        "second-phone",
+        second_pem.clone(),
+        "QAAAAFAKE2 user@host",
+    )));
+    drive.take_effects();
+
+    drive.ch('c');
+    match drive.take_effects().as_slice() {
+        [
+            Effect::ClearSecret(earlier),
+            Effect::Copy { text, secret: true },
+        ] => {
+            assert_eq!(earlier.expose(), fake_pem().as_str());
+            assert_eq!(text.expose(), second_pem.as_str());
+        }
+        other => panic!("expected the first key cleared, then the second copied: {other:?}"),
+    }
+    drive.answer_copy(true, "sent", None, true);
+
+    drive.ch('c');
+    assert!(
+        matches!(drive.take_effects().as_slice(), [Effect::Copy { .. }]),
+        "copying the same key again clears nothing"
+    );
+}
+
+#[test]
 fn a_copy_that_reached_nothing_is_an_error_and_needs_the_question() {
     let mut drive = reveal_drive();
     drive.copy_private_key(false, "clipboard is off (--clipboard off)");

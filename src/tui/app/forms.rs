@@ -250,7 +250,13 @@ impl App {
             Some(Action::Close) if reveal.secured => return Vec::new(),
             Some(Action::Close) => reveal.confirm_close = true,
             Some(Action::CopyPrivateKey) => {
-                self.copied_secret = Some(reveal.pem.clone());
+                // The clipboard holds one private key at a time: a copy of another key clears
+                // the earlier one (its tmux paste buffer too) before it is replaced.
+                if let Some(earlier) = self.copied_secret.replace(reveal.pem.clone())
+                    && earlier.expose() != reveal.pem.expose()
+                {
+                    effects.push(Effect::ClearSecret(earlier));
+                }
                 effects.push(Effect::Copy {
                     text: reveal.pem.clone(),
                     secret: true,
