@@ -887,6 +887,89 @@ fn create_waits_for_a_key_still_generating_and_esc_cancels_it() {
     );
 }
 
+/// The creation form submitted with its key ready: the key pair is being stored.
+fn storing_drive(name: &str) -> (Drive, u64) {
+    let mut drive = Drive::sample();
+    drive.ch('n');
+    let generation = drive.take_generation();
+    drive.type_text(name);
+    drive.answer_generated(generation);
+    drive.key(KeyCode::Enter);
+    assert!(matches!(drive.take_jobs().as_slice(), [Job::Create { .. }]));
+    assert_eq!(drive.generation_phase(), Some(GenerationPhase::Storing));
+    (drive, generation)
+}
+
+#[test]
+fn a_reveal_arriving_under_an_open_dialog_waits_beneath_it() {
+    let (mut drive, generation) = storing_drive("new-phone");
+
+    // Keys typed before the key pair is stored act on what is on screen: the list.
+    drive.ch('e');
+    assert_eq!(drive.path_prompt().input.value(), "./adb_keys");
+    drive.send(AppEvent::Done(created(
+        generation,
+        "new-phone",
+        fake_pem(),
+        "QAAAAFAKE user@host",
+    )));
+    assert!(
+        matches!(drive.top(), Some(Dialog::Path(_))),
+        "the prompt keeps the keys"
+    );
+    assert!(drive.toast_holds("its private key shows when this dialog closes"));
+
+    // The export's result reaches its own prompt, which closes and uncovers the reveal.
+    drive.key(KeyCode::Enter);
+    assert!(
+        drive
+            .take_jobs()
+            .iter()
+            .any(|job| matches!(job, Job::Export { .. }))
+    );
+    drive.send(AppEvent::Done(JobResult::Exported(Ok(
+        WriteOutcome::Written(vec![PathBuf::from("./adb_keys")]),
+    ))));
+    match drive.top() {
+        Some(Dialog::Reveal(reveal)) => assert_eq!(reveal.pem.expose(), fake_pem().as_str()),
+        other => panic!("expected the reveal once the prompt closed, got {other:?}"),
+    }
+    assert_eq!(drive.app.dialogs.len(), 1);
+}
+
+#[test]
+fn q_and_control_c_wait_while_a_new_key_pair_is_stored() {
+    let (mut drive, generation) = storing_drive("new-phone");
+
+    drive.ch('q');
+    drive.ctrl('c');
+    assert!(
+        !drive.app.quitting,
+        "quitting now would lose the private key"
+    );
+    assert!(
+        !drive
+            .take_effects()
+            .iter()
+            .any(|effect| matches!(effect, Effect::Quit)),
+        "no quit effect while storing"
+    );
+    assert!(drive.toast_holds("is being stored"));
+
+    drive.send(AppEvent::Done(created(
+        generation,
+        "new-phone",
+        fake_pem(),
+        "QAAAAFAKE user@host",
+    )));
+    assert!(matches!(drive.top(), Some(Dialog::Reveal(_))));
+
+    // A hang-up does not wait.
+    let (mut drive, _) = storing_drive("other-phone");
+    drive.send(AppEvent::Shutdown);
+    assert!(drive.app.quitting);
+}
+
 #[test]
 fn a_key_made_for_a_closed_form_never_reaches_another_form() {
     let mut drive = Drive::sample();

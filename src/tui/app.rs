@@ -215,7 +215,7 @@ impl App {
         }
 
         match lookup(Context::Global, &key) {
-            Some(Action::ForceQuit) => return self.quit(),
+            Some(Action::ForceQuit) => return self.quit_by_key(),
             Some(Action::Help) if !self.too_small() => {
                 if matches!(self.dialogs.last(), Some(Dialog::Help { .. })) {
                     self.dialogs.pop();
@@ -232,7 +232,7 @@ impl App {
         if self.too_small() && lookup(self.context(), &key) != Some(Action::Close) {
             let quit = KeyEvent::new(KeyCode::Char('q'), KeyModifiers::NONE);
             if self.dialogs.is_empty() && key.code == quit.code && key.modifiers == quit.modifiers {
-                return self.quit();
+                return self.quit_by_key();
             }
             return Vec::new();
         }
@@ -290,7 +290,7 @@ impl App {
             Action::Tenants => return self.open_tenant_picker(),
             Action::Close => self.on_list_escape(),
             Action::Help => self.dialogs.push(Dialog::Help { scroll: 0 }),
-            Action::Quit => return self.quit(),
+            Action::Quit => return self.quit_by_key(),
             _ => {}
         }
         Vec::new()
@@ -393,6 +393,22 @@ impl App {
         })
     }
 
+    /// `q` or Ctrl-C. While a new key pair is being stored (milliseconds, or until the store's
+    /// 5 s wait gives up) quitting waits: the key pair would be stored with its private key
+    /// never shown. Its reveal follows, and a hang-up still quits at once.
+    fn quit_by_key(&mut self) -> Vec<Effect> {
+        if let Some(generation) = &self.generation
+            && generation.phase == GenerationPhase::Storing
+        {
+            let name = generation.name.clone();
+            self.info(format!(
+                "key pair '{name}' is being stored; its private key shows next, then q quits"
+            ));
+            return Vec::new();
+        }
+        self.quit()
+    }
+
     fn quit(&mut self) -> Vec<Effect> {
         self.quitting = true;
         let mut effects = Vec::new();
@@ -413,6 +429,14 @@ impl App {
                 Dialog::Reveal(reveal) => Some(reveal),
                 _ => None,
             })
+    }
+
+    /// Opens a dialog that a background job brings (the reveal of a new key pair, or the
+    /// creation form back with a refusal): on top when nothing is open, else beneath the
+    /// dialogs opened meanwhile, which keep the keys typed for them and their jobs' results; it
+    /// shows when they close.
+    fn arrive(&mut self, dialog: Dialog) {
+        self.dialogs.insert(0, dialog);
     }
 
     fn take_generation_id(&mut self) -> u64 {

@@ -202,11 +202,16 @@ impl App {
 
         match result {
             Ok(NewKeyPair(created)) => {
-                self.info(format!(
+                let created_message = format!(
                     "created {} '{}'",
                     created.key_pair_id, created.key_pair_name
-                ));
-                self.dialogs.push(Dialog::Reveal(Reveal {
+                );
+                self.info(if self.dialogs.is_empty() {
+                    created_message
+                } else {
+                    format!("{created_message}; its private key shows when this dialog closes")
+                });
+                self.arrive(Dialog::Reveal(Reveal {
                     key_pair_id: created.key_pair_id,
                     name: created.key_pair_name,
                     pem: Secret::new(created.private_key_body),
@@ -229,7 +234,7 @@ impl App {
                     message: error.message,
                     position: None,
                 };
-                self.dialogs.push(Dialog::Create(CreateForm {
+                self.arrive(Dialog::Create(CreateForm {
                     name: Input::new(pending.name),
                     generation: id,
                     key: PendingKey::Generating,
