@@ -1061,6 +1061,21 @@ fn the_name_is_checked_as_it_is_typed() {
 }
 
 #[test]
+fn the_naming_rule_wraps_whole_in_a_narrow_terminal() {
+    let mut drive = Drive::sample();
+    drive.ch('n');
+    for columns in [120, 64, 60] {
+        let screen = drive.screen(columns, 30);
+        // The dialog's rows joined: a rule cut at the border loses words.
+        let text = dialog_rows(&screen, "New key pair").join(" ");
+        assert!(
+            text.contains("digits, ':', '_', '-'; the first a letter or a Chinese character"),
+            "at {columns} columns the rule reads: {text}"
+        );
+    }
+}
+
+#[test]
 fn a_pasted_newline_never_submits_a_form() {
     let mut drive = Drive::sample();
     drive.ch('n');

@@ -27,7 +27,7 @@ const NAME_RULE: &str = "2-128 characters: letters, Chinese characters, digits, 
 pub fn render_dialogs(app: &App, theme: Theme, area: Rect, frame: &mut Frame) {
     for (index, dialog) in app.dialogs.iter().enumerate() {
         let innermost = index + 1 == app.dialogs.len();
-        let mut canvas = Canvas::new(theme, innermost);
+        let mut canvas = Canvas::new(theme, innermost, area);
         match dialog {
             Dialog::Create(form) => create_form(app, form, &mut canvas),
             Dialog::Import(form) => import_form(app, form, &mut canvas),
@@ -46,6 +46,9 @@ pub fn render_dialogs(app: &App, theme: Theme, area: Rect, frame: &mut Frame) {
 struct Canvas {
     theme: Theme,
     innermost: bool,
+    /// The screen the dialog is centred in: a narrow one shrinks the dialog, its fields and the
+    /// width its text wraps to.
+    area: Rect,
     title: String,
     width: u16,
     /// Fixed height, or `None` to fit the lines.
@@ -56,10 +59,11 @@ struct Canvas {
 }
 
 impl Canvas {
-    fn new(theme: Theme, innermost: bool) -> Self {
+    fn new(theme: Theme, innermost: bool, area: Rect) -> Self {
         Self {
             theme,
             innermost,
+            area,
             title: String::new(),
             width: 60,
             height: None,
@@ -68,8 +72,13 @@ impl Canvas {
         }
     }
 
-    fn inner_width(&self, area: Rect) -> usize {
-        Self::inner_width_for(self.width, area)
+    fn inner_width(&self) -> usize {
+        Self::inner_width_for(self.width, self.area)
+    }
+
+    /// A field of `wanted` cells after its two-cell marker, narrowed to fit the dialog.
+    fn field_width(&self, wanted: usize) -> usize {
+        wanted.min(self.inner_width().saturating_sub(2)).max(1)
     }
 
     /// The cells inside a dialog `width` wide in `area`, within its border and padding.
@@ -85,14 +94,16 @@ impl Canvas {
         self.lines.push(Line::styled(text.into(), style));
     }
 
+    /// `text` wrapped at word boundaries to `max` cells, or to the dialog's width if narrower.
     fn wrapped(&mut self, text: &str, style: Style, max: usize) {
-        for line in wrap_words(text, max) {
+        for line in wrap_words(text, max.min(self.inner_width())) {
             self.styled(line, style);
         }
     }
 
     /// A labelled text field on the next line; `active` puts the terminal cursor in it.
     fn input(&mut self, input: &Input, field_width: usize, active: bool) {
+        let field_width = self.field_width(field_width);
         let (shown, cursor) = input_view(input, field_width);
         let marker = if active { "> " } else { "  " };
         let pad = field_width.saturating_sub(width(&shown));
@@ -115,7 +126,7 @@ impl Canvas {
             return;
         };
         if let Some(position) = problem.position {
-            let (shown, _) = input_view(input, field_width);
+            let (shown, _) = input_view(input, self.field_width(field_width));
             let before: String = input
                 .value()
                 .chars()
@@ -284,7 +295,7 @@ fn reveal_key(reveal: &Reveal, area: Rect, canvas: &mut Canvas) {
     canvas.width = 72;
     canvas.title = reveal_title(reveal, canvas.width.min(area.width.saturating_sub(2)));
     canvas.height = Some(area.height);
-    let inner_width = canvas.inner_width(area);
+    let inner_width = canvas.inner_width();
 
     canvas.wrapped(
         "This is the only time this private key is shown: copy it (c) or save it (s) now.",
@@ -497,7 +508,7 @@ pub fn tenant_picker_rows(picker: &TenantPicker, area: Rect) -> usize {
 fn tenant_picker(app: &App, picker: &TenantPicker, area: Rect, canvas: &mut Canvas) {
     canvas.title = "Switch tenant".to_owned();
     canvas.width = TENANT_PICKER_WIDTH;
-    let inner_width = canvas.inner_width(area);
+    let inner_width = canvas.inner_width();
     let name_width = tenant_name_width(inner_width);
 
     canvas.text("Tenant (type to narrow, or a new name)");
@@ -562,7 +573,7 @@ fn help(scroll: u16, area: Rect, canvas: &mut Canvas) {
     canvas.title = "Help: every binding (j/k scroll, Esc closes)".to_owned();
     canvas.width = 76;
     canvas.height = Some(area.height);
-    let inner_width = canvas.inner_width(area);
+    let inner_width = canvas.inner_width();
 
     let mut lines: Vec<Line<'static>> = Vec::new();
     for (heading, entries) in help_sections() {
