@@ -1076,6 +1076,28 @@ fn the_naming_rule_wraps_whole_in_a_narrow_terminal() {
 }
 
 #[test]
+fn shift_tab_switches_the_import_forms_field_as_tab_does() {
+    let mut drive = Drive::sample();
+    drive.ch('i');
+    let focus = |drive: &Drive| match drive.top() {
+        Some(Dialog::Import(form)) => form.focus,
+        other => panic!("expected the import form, got {other:?}"),
+    };
+    assert_eq!(focus(&drive), ImportField::Name);
+
+    drive.send(AppEvent::Key(KeyEvent::new(
+        KeyCode::BackTab,
+        KeyModifiers::SHIFT,
+    )));
+    assert_eq!(focus(&drive), ImportField::Key);
+    drive.send(AppEvent::Key(KeyEvent::new(
+        KeyCode::BackTab,
+        KeyModifiers::SHIFT,
+    )));
+    assert_eq!(focus(&drive), ImportField::Name);
+}
+
+#[test]
 fn a_pasted_newline_never_submits_a_form() {
     let mut drive = Drive::sample();
     drive.ch('n');

@@ -114,6 +114,7 @@ impl Key {
                 KeyCode::Enter => "Enter".to_owned(),
                 KeyCode::Esc => "Esc".to_owned(),
                 KeyCode::Tab => "Tab".to_owned(),
+                KeyCode::BackTab => "S-Tab".to_owned(),
                 KeyCode::Delete => "Del".to_owned(),
                 KeyCode::F(number) => format!("F{number}"),
                 other => format!("{other:?}"),
@@ -139,7 +140,9 @@ pub struct Binding {
 use Action as A;
 use Context as X;
 use Key::{Char as C, Code, Ctrl};
-use KeyCode::{Delete, Down, End, Enter, Esc, F, Home, Left, PageDown, PageUp, Right, Tab, Up};
+use KeyCode::{
+    BackTab, Delete, Down, End, Enter, Esc, F, Home, Left, PageDown, PageUp, Right, Tab, Up,
+};
 
 const fn bind(
     context: Context,
@@ -175,7 +178,8 @@ pub const BINDINGS: &[Binding] = &[
     bind(X::List, &[Ctrl('u')], A::HalfPageUp, "half up", "half a page up", false),
     bind(X::List, &[Ctrl('d')], A::HalfPageDown, "half down", "half a page down", false),
     bind(X::List, &[C('n')], A::Create, "new", "create a key pair", true),
-    bind(X::List, &[C('i')], A::Import, "import", "import a public key", true),
+    bind(X::List, &[C('i')], A::Import, "import",
+        "import from a public key or a private key PEM", true),
     bind(X::List, &[C('d'), Code(Delete)], A::Delete, "delete",
         "delete the marked or selected key pairs", true),
     bind(X::List, &[C('r')], A::Rename, "rename", "rename the selected key pair", false),
@@ -195,7 +199,7 @@ pub const BINDINGS: &[Binding] = &[
     bind(X::Filter, &[Code(Esc)], A::Close, "clear", "clear the filter", true),
 
     bind(X::Form, &[Code(Enter)], A::Submit, "submit", "next field, or submit on the last", true),
-    bind(X::Form, &[Code(Tab)], A::NextField, "next field", "switch field", true),
+    bind(X::Form, &[Code(Tab), Code(BackTab)], A::NextField, "next field", "switch field", true),
     bind(X::Form, &[Code(Esc)], A::Close, "cancel", "close without changes", true),
 
     bind(X::Reveal, &[C('c')], A::CopyPrivateKey, "copy",

@@ -20,7 +20,7 @@ use crate::tui::keymap::help_sections;
 use crate::tui::render::{Theme, input_view, to_u16, wrap_words};
 use crate::tui::text::{fit, pasted_lines, sanitize, width, wrap_hard};
 
-const NAME_RULE: &str = "2-128 characters: letters, Chinese characters, digits, ':', '_', '-'; \
+const NAME_RULE: &str = "2-128 characters: ASCII letters, Chinese characters, digits, ':', '_', '-'; \
                          the first a letter or a Chinese character";
 
 /// Draws every open dialog, innermost last (so on top).
