@@ -432,9 +432,8 @@ impl App {
     }
 
     /// Opens a dialog that a background job brings (the reveal of a new key pair, or the
-    /// creation form back with a refusal): on top when nothing is open, else beneath the
-    /// dialogs opened meanwhile, which keep the keys typed for them and their jobs' results; it
-    /// shows when they close.
+    /// creation form back with a refusal) beneath any dialog opened meanwhile, which keeps the
+    /// keys typed for it and its job's result; it shows when those close.
     fn arrive(&mut self, dialog: Dialog) {
         self.dialogs.insert(0, dialog);
     }

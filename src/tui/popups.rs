@@ -20,8 +20,8 @@ use crate::tui::keymap::help_sections;
 use crate::tui::render::{Theme, input_view, to_u16, wrap_words};
 use crate::tui::text::{fit, pasted_lines, sanitize, width, wrap_hard};
 
-const NAME_RULE: &str = "2-128 characters: ASCII letters, Chinese characters, digits, ':', '_', '-'; \
-                         the first a letter or a Chinese character";
+const NAME_RULE: &str = "2-128 characters: ASCII letters, Chinese characters, digits, ':', \
+                         '_', '-'; the first a letter or a Chinese character";
 
 /// Draws every open dialog, innermost last (so on top).
 pub fn render_dialogs(app: &App, theme: Theme, area: Rect, frame: &mut Frame) {
