@@ -971,6 +971,78 @@ fn q_and_control_c_wait_while_a_new_key_pair_is_stored() {
 }
 
 #[test]
+fn control_c_brings_up_an_unsaved_private_key_before_quitting() {
+    let (mut drive, generation) = storing_drive("new-phone");
+    drive.ch('?');
+    drive.send(AppEvent::Done(created(
+        generation,
+        "new-phone",
+        fake_pem(),
+        "QAAAAFAKE user@host",
+    )));
+    assert!(matches!(drive.top(), Some(Dialog::Help { .. })));
+
+    drive.ctrl('c');
+    assert!(!drive.app.quitting, "the key was never shown");
+    match drive.top() {
+        Some(Dialog::Reveal(reveal)) => assert!(reveal.confirm_close, "the close question shows"),
+        other => panic!("expected the reveal on top, got {other:?}"),
+    }
+    assert_eq!(drive.app.dialogs.len(), 2, "the help stays open beneath");
+    assert!(drive.toast_holds("Ctrl-C again quits without it"));
+
+    drive.ctrl('c');
+    assert!(drive.app.quitting, "a second Ctrl-C quits");
+}
+
+#[test]
+fn the_caret_points_at_the_offending_character_in_a_scrolled_field() {
+    let mut drive = Drive::sample();
+    drive.ch('n');
+    drive.type_text(&format!("{} {}", "a".repeat(70), "b".repeat(20)));
+    assert_eq!(
+        drive
+            .create_form()
+            .problem
+            .as_ref()
+            .and_then(|problem| problem.position),
+        Some(71)
+    );
+
+    let screen = drive.screen(120, 40);
+    let lines: Vec<Vec<char>> = screen.lines().map(|line| line.chars().collect()).collect();
+    let field = lines
+        .iter()
+        .position(|line| line.iter().collect::<String>().contains("> aaa"))
+        .expect("the name field");
+    let caret = lines[field + 1]
+        .iter()
+        .position(|&character| character == '^')
+        .expect("a caret under the field");
+    assert_eq!(
+        &lines[field][caret - 1..=caret + 1],
+        &['a', ' ', 'b'],
+        "the caret sits under the space:\n{screen}"
+    );
+
+    // Moved to the start, the field shows the first characters; the space is out of view.
+    drive.key(KeyCode::Home);
+    let screen = drive.screen(120, 40);
+    assert!(
+        !screen.contains('^'),
+        "no caret for a character out of view:\n{screen}"
+    );
+}
+
+#[test]
+fn the_close_question_wraps_whole_on_a_narrow_screen() {
+    let mut drive = reveal_drive();
+    drive.key(KeyCode::Esc);
+    let text = dialog_rows(&drive.screen(64, 30), "Private key of").join(" ");
+    assert!(text.contains("Close anyway? (y/N)"), "{text}");
+}
+
+#[test]
 fn a_key_made_for_a_closed_form_never_reaches_another_form() {
     let mut drive = Drive::sample();
     drive.ch('n');

@@ -395,7 +395,9 @@ impl App {
 
     /// `q` or Ctrl-C. While a new key pair is being stored (milliseconds, or until the store's
     /// 5 s wait gives up) quitting waits: the key pair would be stored with its private key
-    /// never shown. Its reveal follows, and a hang-up still quits at once.
+    /// never shown. Its reveal follows. A private key neither copied nor saved, shown or
+    /// waiting beneath another dialog, comes to the top with the reveal's close question, and
+    /// a second Ctrl-C quits. A hang-up still quits at once.
     fn quit_by_key(&mut self) -> Vec<Effect> {
         if let Some(generation) = &self.generation
             && generation.phase == GenerationPhase::Storing
@@ -404,6 +406,23 @@ impl App {
             self.info(format!(
                 "key pair '{name}' is being stored; its private key shows next, then q quits"
             ));
+            return Vec::new();
+        }
+
+        let unsecured = self.dialogs.iter().position(|dialog| {
+            matches!(dialog, Dialog::Reveal(reveal) if !reveal.secured && !reveal.confirm_close)
+        });
+        if let Some(index) = unsecured {
+            let reveal = self.dialogs.remove(index);
+            self.dialogs.push(reveal);
+            if let Some(reveal) = self.reveal_mut() {
+                reveal.confirm_close = true;
+                let name = reveal.name.clone();
+                self.info(format!(
+                    "the private key of '{name}' is not copied or saved yet; Ctrl-C again quits \
+                     without it"
+                ));
+            }
             return Vec::new();
         }
         self.quit()

@@ -166,7 +166,7 @@ const fn bind(
 #[rustfmt::skip]
 pub const BINDINGS: &[Binding] = &[
     bind(X::Global, &[Ctrl('c')], A::ForceQuit, "quit",
-        "quit at once (clears a copied key)", false),
+        "quit (asks first for an unsaved private key)", false),
     bind(X::Global, &[Code(F(1))], A::Help, "help", "show every binding", false),
 
     bind(X::List, &[C('j'), Code(Down)], A::Down, "down", "next key pair", false),

@@ -17,7 +17,7 @@ use crate::tui::dialogs::{
 };
 use crate::tui::jobs::looks_like_private_key;
 use crate::tui::keymap::help_sections;
-use crate::tui::render::{Theme, input_view, to_u16, wrap_words};
+use crate::tui::render::{Theme, input_view, scrolled_cells, to_u16, wrap_words};
 use crate::tui::text::{fit, pasted_lines, sanitize, width, wrap_hard};
 
 const NAME_RULE: &str = "2-128 characters: ASCII letters, Chinese characters, digits, ':', \
@@ -126,14 +126,23 @@ impl Canvas {
             return;
         };
         if let Some(position) = problem.position {
-            let (shown, _) = input_view(input, self.field_width(field_width));
+            let field_width = self.field_width(field_width);
+            let (shown, _) = input_view(input, field_width);
             let before: String = input
                 .value()
                 .chars()
                 .take(position.saturating_sub(1))
                 .collect();
-            let column = width(&before).min(width(&shown));
-            self.styled(format!("  {}^", " ".repeat(column)), self.theme.error());
+
+            // A character scrolled out of the field, on either side, gets no caret; the message
+            // names it. One just past the end of what is shown is an invisible character there.
+            let scrolled = scrolled_cells(input, field_width);
+            let cut_on_the_right = width(&sanitize(input.value())) > scrolled + width(&shown);
+            if let Some(column) = width(&before).checked_sub(scrolled)
+                && (column < width(&shown) || (column == width(&shown) && !cut_on_the_right))
+            {
+                self.styled(format!("  {}^", " ".repeat(column)), self.theme.error());
+            }
         }
         self.wrapped(
             &format!("error: {}", problem.message),
@@ -310,9 +319,10 @@ fn reveal_key(reveal: &Reveal, area: Rect, canvas: &mut Canvas) {
     canvas.lines.push(state);
 
     if reveal.confirm_close {
-        canvas.styled(
+        canvas.wrapped(
             "The private key will not be shown again. Close anyway? (y/N)",
             canvas.theme.error().add_modifier(Modifier::REVERSED),
+            inner_width,
         );
     } else {
         canvas.text("");

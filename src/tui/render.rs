@@ -614,13 +614,13 @@ fn render_footer(app: &App, theme: Theme, area: Rect, frame: &mut Frame) {
 /// The visible part of a text field `field_width` cells wide, and the caret's cell in it.
 pub fn input_view(input: &Input, field_width: usize) -> (String, usize) {
     let field_width = field_width.max(1);
-    let scroll = input.visual_scroll(field_width.saturating_sub(1));
-    let mut skipped = 0;
+    let skipped = scrolled_cells(input, field_width);
+    let mut passed = 0;
     let mut shown = String::new();
     for character in sanitize(input.value()).chars() {
         let cells = width(&character.to_string());
-        if skipped < scroll {
-            skipped += cells;
+        if passed < skipped {
+            passed += cells;
             continue;
         }
         if width(&shown) + cells > field_width {
@@ -630,6 +630,20 @@ pub fn input_view(input: &Input, field_width: usize) -> (String, usize) {
     }
     let cursor = input.visual_cursor().saturating_sub(skipped);
     (shown, cursor.min(field_width.saturating_sub(1)))
+}
+
+/// The cells of `input` scrolled out to the left of a field `field_width` cells wide, in whole
+/// characters (a wide character is never cut in half).
+pub fn scrolled_cells(input: &Input, field_width: usize) -> usize {
+    let scroll = input.visual_scroll(field_width.max(1).saturating_sub(1));
+    let mut skipped = 0;
+    for character in sanitize(input.value()).chars() {
+        if skipped >= scroll {
+            break;
+        }
+        skipped += width(&character.to_string());
+    }
+    skipped
 }
 
 /// Word wrap for messages (by spaces; a word longer than the width is cut hard).
