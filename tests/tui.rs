@@ -1043,6 +1043,19 @@ fn the_close_question_wraps_whole_on_a_narrow_screen() {
 }
 
 #[test]
+fn a_key_pair_stored_after_a_tenant_switch_names_its_tenant() {
+    let (mut drive, generation) = storing_drive("new-phone");
+    drive.app.tenant = "team-b".to_owned();
+    drive.send(AppEvent::Done(created(
+        generation,
+        "new-phone",
+        fake_pem(),
+        "QAAAAFAKE user@host",
+    )));
+    assert!(drive.toast_holds("created kp-0000000000new001 'new-phone' in tenant 'default'"));
+}
+
+#[test]
 fn a_key_made_for_a_closed_form_never_reaches_another_form() {
     let mut drive = Drive::sample();
     drive.ch('n');

@@ -202,15 +202,20 @@ impl App {
 
         match result {
             Ok(NewKeyPair(created)) => {
-                let created_message = format!(
+                let mut message = format!(
                     "created {} '{}'",
                     created.key_pair_id, created.key_pair_name
                 );
-                self.info(if self.dialogs.is_empty() {
-                    created_message
-                } else {
-                    format!("{created_message}; its private key shows when this dialog closes")
-                });
+                // The tenant was switched while the key pair was made: say where it went.
+                if let Some(pending) = &pending
+                    && pending.tenant != self.tenant
+                {
+                    message.push_str(&format!(" in tenant '{}'", pending.tenant));
+                }
+                if !self.dialogs.is_empty() {
+                    message.push_str("; its private key shows when this dialog closes");
+                }
+                self.info(message);
                 self.arrive(Dialog::Reveal(Reveal {
                     key_pair_id: created.key_pair_id,
                     name: created.key_pair_name,
