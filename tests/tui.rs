@@ -1183,6 +1183,32 @@ fn shift_tab_switches_the_import_forms_field_as_tab_does() {
 }
 
 #[test]
+fn the_tenant_picker_counts_one_key_pair_in_the_singular() {
+    let mut drive = Drive::sample();
+    drive.open_tenants(vec![tenant("default", 5), tenant("solo", 1)]);
+    let rows = dialog_rows(&drive.screen(120, 40), "Switch tenant");
+    let solo = rows
+        .iter()
+        .find(|row| row.contains("solo"))
+        .expect("the solo row");
+    let default = rows
+        .iter()
+        .find(|row| row.contains("default"))
+        .expect("the default row");
+    assert!(solo.ends_with("1 key pair"), "{solo}");
+    assert!(default.ends_with("5 key pairs (current)"), "{default}");
+    // Rows are trimmed, so the columns are measured from each row's tenant name.
+    let column = |row: &str, name: &str, count: &str| {
+        row.find(count).expect("the count") - row.find(name).expect("the name")
+    };
+    assert_eq!(
+        column(solo, "solo", "1 key"),
+        column(default, "default", "5 key"),
+        "the counts line up"
+    );
+}
+
+#[test]
 fn a_pasted_newline_never_submits_a_form() {
     let mut drive = Drive::sample();
     drive.ch('n');

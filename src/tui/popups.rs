@@ -18,7 +18,7 @@ use crate::tui::dialogs::{
 use crate::tui::jobs::looks_like_private_key;
 use crate::tui::keymap::help_sections;
 use crate::tui::render::{Theme, input_view, scrolled_cells, to_u16, wrap_words};
-use crate::tui::text::{fit, pasted_lines, sanitize, width, wrap_hard};
+use crate::tui::text::{fit, key_pairs_noun, pasted_lines, sanitize, width, wrap_hard};
 
 const NAME_RULE: &str = "2-128 characters: ASCII letters, Chinese characters, digits, ':', \
                          '_', '-'; the first a letter or a Chinese character";
@@ -371,7 +371,8 @@ fn path_prompt(prompt: &PathPrompt, canvas: &mut Canvas) {
             let which = if key_pair_ids.is_empty() {
                 "every key pair of the tenant".to_owned()
             } else {
-                format!("the {} marked key pairs", key_pair_ids.len())
+                let count = key_pair_ids.len();
+                format!("the {count} marked {}", key_pairs_noun(count))
             };
             canvas.text(format!("File for the public keys of {which}"));
         }
@@ -406,11 +407,7 @@ fn confirmation(confirm: &Confirm, canvas: &mut Canvas) {
 
     match &confirm.action {
         Confirmable::Delete { tenant, targets } => {
-            let noun = if targets.len() == 1 {
-                "key pair"
-            } else {
-                "key pairs"
-            };
+            let noun = key_pairs_noun(targets.len());
             canvas.text(format!(
                 "Delete {} {noun} from tenant '{}'?",
                 targets.len(),
@@ -543,7 +540,9 @@ fn tenant_picker(app: &App, picker: &TenantPicker, area: Rect, canvas: &mut Canv
                 } else {
                     ""
                 };
-                format!("{marker}{name}{pad} {count:>3} key pairs{current}")
+                // Padded to the plural's width, so the counts line up.
+                let noun = key_pairs_noun(count);
+                format!("{marker}{name}{pad} {count:>3} {noun:<9}{current}")
             }
             (None, None) => format!("{marker}new tenant '{tenant}'"),
             (None, Some(_)) => format!("{marker}'{tenant}' cannot be a tenant (below)"),

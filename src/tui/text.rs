@@ -3,6 +3,11 @@
 
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
+/// "key pair" or "key pairs", as `count` needs.
+pub fn key_pairs_noun(count: usize) -> &'static str {
+    if count == 1 { "key pair" } else { "key pairs" }
+}
+
 /// Removes control characters and bidirectional overrides, which could move the cursor or
 /// reorder what the user sees.
 pub fn sanitize(text: &str) -> String {

@@ -13,6 +13,7 @@ use crate::tui::dialogs::{
     Reveal,
 };
 use crate::tui::event::{Effect, Job, JobResult, NewKeyPair, Secret, WriteOutcome};
+use crate::tui::text::key_pairs_noun;
 
 impl App {
     // ----- results of background work -----
@@ -63,8 +64,7 @@ impl App {
             JobResult::Deleted { count, result } => match result {
                 Ok(()) => {
                     self.marked.clear();
-                    let noun = if count == 1 { "key pair" } else { "key pairs" };
-                    self.info(format!("deleted {count} {noun}"));
+                    self.info(format!("deleted {count} {}", key_pairs_noun(count)));
                     vec![self.reload()]
                 }
                 Err(error) => {
